@@ -1,0 +1,84 @@
+package event
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Publisher takes committed events; the bus implements it.
+type Publisher interface {
+	Publish(evs []Event)
+}
+
+// Dispatcher tails the committed log and publishes each event once, in commit
+// order. It wakes when a local write commits (Notify) and polls now and then
+// for writes of other nodes. Consumers that must not miss anything across a
+// restart keep their own cursor and read the log; the bus is the fast path.
+type Dispatcher struct {
+	log     *Log
+	pub     Publisher
+	wake    chan struct{}
+	logger  *slog.Logger
+	poll    time.Duration
+	lastID  int64
+	OnBatch func(evs []Event) // observes each published batch (metrics)
+}
+
+// NewDispatcher returns a dispatcher publishing on pub.
+func NewDispatcher(log *Log, pub Publisher, logger *slog.Logger) *Dispatcher {
+	return &Dispatcher{log: log, pub: pub, wake: make(chan struct{}, 1), logger: logger, poll: time.Second}
+}
+
+// Notify wakes the dispatcher; it never blocks.
+func (d *Dispatcher) Notify() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run publishes events until ctx ends. It starts after the newest event that
+// exists when it starts.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	id, err := d.log.MaxID(ctx)
+	if err != nil {
+		return err
+	}
+	d.lastID = id
+	t := time.NewTicker(d.poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			d.drain(context.Background())
+			return nil
+		case <-d.wake:
+		case <-t.C:
+		}
+		d.drain(ctx)
+	}
+}
+
+func (d *Dispatcher) drain(ctx context.Context) {
+	for {
+		evs, err := d.log.Tail(ctx, d.lastID, 1000)
+		if err != nil {
+			if ctx.Err() == nil {
+				d.logger.Warn("event dispatch: read log", "err", err)
+			}
+			return
+		}
+		if len(evs) == 0 {
+			return
+		}
+		d.pub.Publish(evs)
+		if d.OnBatch != nil {
+			d.OnBatch(evs)
+		}
+		d.lastID = evs[len(evs)-1].ID
+		if len(evs) < 1000 {
+			return
+		}
+	}
+}

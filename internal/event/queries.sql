@@ -1,0 +1,22 @@
+-- name: next-seq
+UPDATE workspaces SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq;
+
+-- name: insert
+INSERT INTO events (workspace_id, seq, type, customer_id, conversation_id, actor_kind, actor_id, data, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+RETURNING id;
+
+-- name: list-after
+SELECT id, workspace_id, seq, type, customer_id, conversation_id, actor_kind, actor_id, data, created_at
+FROM events WHERE workspace_id = $1 AND seq > $2 ORDER BY seq LIMIT $3;
+
+-- name: list-customer
+SELECT id, workspace_id, seq, type, customer_id, conversation_id, actor_kind, actor_id, data, created_at
+FROM events WHERE workspace_id = $1 AND customer_id = $2 AND seq < $3 ORDER BY seq DESC LIMIT $4;
+
+-- name: tail
+SELECT id, workspace_id, seq, type, customer_id, conversation_id, actor_kind, actor_id, data, created_at
+FROM events WHERE id > $1 ORDER BY id LIMIT $2;
+
+-- name: max-id
+SELECT COALESCE(MAX(id), 0) FROM events;
