@@ -16,7 +16,6 @@ type Publisher interface {
 // for writes of other nodes. Consumers that must not miss anything across a
 // restart keep their own cursor and read the log; the bus is the fast path.
 type Dispatcher struct {
-	log     *Log
 	pub     Publisher
 	wake    chan struct{}
 	logger  *slog.Logger
@@ -26,8 +25,8 @@ type Dispatcher struct {
 }
 
 // NewDispatcher returns a dispatcher publishing on pub.
-func NewDispatcher(log *Log, pub Publisher, logger *slog.Logger) *Dispatcher {
-	return &Dispatcher{log: log, pub: pub, wake: make(chan struct{}, 1), logger: logger, poll: time.Second}
+func NewDispatcher(pub Publisher, logger *slog.Logger) *Dispatcher {
+	return &Dispatcher{pub: pub, wake: make(chan struct{}, 1), logger: logger, poll: time.Second}
 }
 
 // Notify wakes the dispatcher; it never blocks.
@@ -38,10 +37,10 @@ func (d *Dispatcher) Notify() {
 	}
 }
 
-// Run publishes events until ctx ends. It starts after the newest event that
-// exists when it starts.
-func (d *Dispatcher) Run(ctx context.Context) error {
-	id, err := d.log.MaxID(ctx)
+// Run publishes the events of log until ctx ends. It starts after the newest
+// event that exists when it starts.
+func (d *Dispatcher) Run(ctx context.Context, log *Log) error {
+	id, err := log.MaxID(ctx)
 	if err != nil {
 		return err
 	}
@@ -51,18 +50,18 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			d.drain(context.Background())
+			d.drain(context.Background(), log)
 			return nil
 		case <-d.wake:
 		case <-t.C:
 		}
-		d.drain(ctx)
+		d.drain(ctx, log)
 	}
 }
 
-func (d *Dispatcher) drain(ctx context.Context) {
+func (d *Dispatcher) drain(ctx context.Context, log *Log) {
 	for {
-		evs, err := d.log.Tail(ctx, d.lastID, 1000)
+		evs, err := log.Tail(ctx, d.lastID, 1000)
 		if err != nil {
 			if ctx.Err() == nil {
 				d.logger.Warn("event dispatch: read log", "err", err)

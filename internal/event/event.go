@@ -39,6 +39,7 @@ const (
 	MessageStatusChanged = "message.status_changed"
 	NoteCreated          = "note.created"
 	JobDead              = "job.dead"
+	WorkspaceUpdated     = "workspace.updated"
 )
 
 // Actor kinds.

@@ -1,0 +1,168 @@
+// Package app is Kanal's composition root: it opens the store and the bus,
+// builds the services, the HTTP server and the workers, and runs them until
+// told to stop.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kanal-dev/kanal/internal/auth"
+	"github.com/kanal-dev/kanal/internal/bus"
+	"github.com/kanal-dev/kanal/internal/channel"
+	"github.com/kanal-dev/kanal/internal/channel/api"
+	"github.com/kanal-dev/kanal/internal/config"
+	"github.com/kanal-dev/kanal/internal/conversation"
+	"github.com/kanal-dev/kanal/internal/customer"
+	"github.com/kanal-dev/kanal/internal/event"
+	"github.com/kanal-dev/kanal/internal/httpapi"
+	"github.com/kanal-dev/kanal/internal/inbox"
+	"github.com/kanal-dev/kanal/internal/jobs"
+	"github.com/kanal-dev/kanal/internal/metrics"
+	"github.com/kanal-dev/kanal/internal/secret"
+	"github.com/kanal-dev/kanal/internal/store"
+	"github.com/kanal-dev/kanal/internal/team"
+	"github.com/kanal-dev/kanal/internal/workspace"
+)
+
+// Services are the domain services, for commands that need them without
+// serving HTTP (setup, token).
+type Services struct {
+	DB            *store.DB
+	Log           *event.Log
+	Workspaces    *workspace.Service
+	Auth          *auth.Service
+	Teams         *team.Service
+	Inboxes       *inbox.Service
+	Customers     *customer.Service
+	Conversations *conversation.Service
+	Jobs          *jobs.Queue
+	Dispatcher    *event.Dispatcher
+	Bus           *bus.InProc
+}
+
+// Open opens the database (applying migrations) and builds the services.
+func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Services, error) {
+	key, err := secret.LoadKey(cfg.SecretKey, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	box, err := secret.NewBox(key)
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, store.Config{DataDir: cfg.DataDir, URL: cfg.DatabaseURL, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	s := &Services{DB: db, Bus: bus.NewInProc()}
+	s.Dispatcher = event.NewDispatcher(s.Bus, logger)
+	s.Log = event.NewLog(db, s.Dispatcher)
+	s.Jobs = jobs.New(db, logger, jobs.Options{})
+	s.Workspaces = workspace.NewService(db, s.Log)
+	s.Auth = auth.NewService(db, s.Log, s.Workspaces)
+	s.Teams = team.NewService(db, s.Log)
+	s.Inboxes = inbox.NewService(db, s.Log, box, api.Type())
+	s.Customers = customer.NewService(db, s.Log)
+	s.Conversations = conversation.NewService(db, s.Log, s.Workspaces, s.Customers, s.Inboxes,
+		func(ctx context.Context, tx *store.Tx, workspaceID, kind string, payload any) error {
+			_, err := s.Jobs.Enqueue(ctx, tx, workspaceID, kind, payload, time.Time{})
+			return err
+		})
+	channel.NewDelivery(db, s.Conversations, s.Customers, s.Inboxes,
+		map[string]channel.Sender{api.TypeName: api.NewSender(nil)}, logger).Register(s.Jobs)
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Services) Close() error { return s.DB.Close() }
+
+// Serve runs the HTTP server, the event dispatcher and the job workers until
+// ctx ends, then drains: in-flight requests finish (up to 15 s), workers
+// finish their jobs, queued writes commit, and the database closes.
+func Serve(ctx context.Context, cfg config.Config, version string, logger *slog.Logger, ready func(addr string)) error {
+	start := time.Now()
+	s, err := Open(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	m := metrics.New()
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "kanal_jobs_pending", Help: "Jobs waiting to run.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		p, _, _ := s.Jobs.Depth(ctx)
+		return float64(p)
+	}), prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "kanal_jobs_dead", Help: "Jobs in the dead letter list.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, d, _ := s.Jobs.Depth(ctx)
+		return float64(d)
+	}))
+	s.Dispatcher.OnBatch = func(evs []event.Event) {
+		now := time.Now().UnixMilli()
+		for _, e := range evs {
+			m.DispatchLag.Observe(float64(now-e.CreatedAt) / 1000)
+		}
+		m.Dispatched.Add(float64(len(evs)))
+	}
+	api := httpapi.New(httpapi.Deps{
+		DB: s.DB, Log: s.Log, Workspaces: s.Workspaces, Auth: s.Auth, Teams: s.Teams, Inboxes: s.Inboxes,
+		Customers: s.Customers, Conversations: s.Conversations, Jobs: s.Jobs, Metrics: m, Logger: logger,
+		PublicURL: cfg.PublicURL, MaxBody: cfg.MaxBody, Version: version,
+		SecureCookies: len(cfg.PublicURL) > 8 && cfg.PublicURL[:8] == "https://",
+	})
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+
+	workCtx, stopWork := context.WithCancel(context.Background())
+	defer stopWork()
+	done := make(chan error, 3)
+	go func() { done <- s.Dispatcher.Run(workCtx, s.Log) }()
+	go func() { done <- s.Jobs.Run(workCtx) }()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	addr := ln.Addr().String()
+	logger.Info("kanal is running", "url", "http://"+addr, "public_url", cfg.PublicURL, "database", string(s.DB.Dialect()),
+		"data", cfg.DataDir, "startup", time.Since(start).Round(time.Millisecond).String())
+	if ready != nil {
+		ready(addr)
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
+	logger.Info("shutting down: draining requests")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		logger.Warn("shutdown: requests still running were cut", "err", err)
+	}
+	stopWork()
+	for range 2 {
+		if err := <-done; err != nil {
+			logger.Warn("worker stopped with error", "err", err)
+		}
+	}
+	logger.Info("stopped")
+	return nil
+}

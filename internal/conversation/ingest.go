@@ -1,0 +1,172 @@
+package conversation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/kanal-dev/kanal/internal/customer"
+	"github.com/kanal-dev/kanal/internal/errs"
+	"github.com/kanal-dev/kanal/internal/event"
+	"github.com/kanal-dev/kanal/internal/store"
+)
+
+// Limits of an inbound message.
+const (
+	MaxTextBytes   = 64 << 10
+	MaxAttachments = 20
+)
+
+// Inbound is a normalised inbound message from any channel.
+type Inbound struct {
+	WorkspaceID string
+	InboxID     string
+	// ProviderID is the provider's message id: the idempotency key, unique per inbox.
+	ProviderID string
+	Claims     []customer.Claim
+	Profile    customer.Profile
+	Text       string
+	HTML       string
+	Subject    string
+	// Attachments' metadata; the files are stored by the channel.
+	Attachments []Attachment
+	// At is when the provider says the message was sent (zero: now).
+	At time.Time
+}
+
+// IngestResult tells where an inbound message landed.
+type IngestResult struct {
+	CustomerID      string `json:"customer_id"`
+	ConversationID  string `json:"conversation_id"`
+	MessageID       string `json:"message_id"`
+	Duplicate       bool   `json:"duplicate"`
+	NewCustomer     bool   `json:"-"`
+	NewConversation bool   `json:"-"`
+}
+
+func (in *Inbound) validate() error {
+	v := &errs.Validation{}
+	if in.ProviderID == "" || len(in.ProviderID) > 255 {
+		v.Add("external_message_id", "must be 1 to 255 characters")
+	}
+	if len(in.Text) > MaxTextBytes {
+		v.Add("text", fmt.Sprintf("must be at most %d bytes", MaxTextBytes))
+	}
+	if !utf8.ValidString(in.Text) {
+		v.Add("text", "must be valid UTF-8")
+	}
+	if strings.TrimSpace(in.Text) == "" && strings.TrimSpace(in.HTML) == "" && len(in.Attachments) == 0 {
+		v.Add("text", "a message needs text or attachments")
+	}
+	if len(in.Attachments) > MaxAttachments {
+		v.Add("attachments", fmt.Sprintf("at most %d attachments", MaxAttachments))
+	}
+	for i, a := range in.Attachments {
+		u, err := url.Parse(a.URL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			v.Add(fmt.Sprintf("attachments[%d].url", i), "must be an http(s) URL")
+		}
+		if a.Size < 0 {
+			v.Add(fmt.Sprintf("attachments[%d].size", i), "must not be negative")
+		}
+		if len(a.FileName) > 255 {
+			v.Add(fmt.Sprintf("attachments[%d].file_name", i), "must be at most 255 characters")
+		}
+	}
+	if len(in.Subject) > 500 {
+		v.Add("subject", "must be at most 500 characters")
+	}
+	return v.OrNil()
+}
+
+// Ingest stores an inbound message in one transaction: dedupe on the
+// provider id, resolve the customer by identity, thread it into a
+// conversation (continuity), insert the message and append the events. It
+// returns after commit; a retried message returns the first one's ids with
+// Duplicate set and stores nothing.
+func (s *Service) Ingest(ctx context.Context, in Inbound) (IngestResult, error) {
+	if err := in.validate(); err != nil {
+		return IngestResult{}, err
+	}
+	w, err := s.ws.Get(ctx, in.WorkspaceID)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	ib, err := s.inboxes.Get(ctx, in.WorkspaceID, in.InboxID)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	if in.HTML != "" {
+		in.HTML = s.Sanitize(in.HTML)
+	}
+	var res IngestResult
+	err = s.db.Write(ctx, func(tx *store.Tx) error {
+		res = IngestResult{}
+		d := tx.Dialect()
+		err := tx.QueryRow(ctx, q.Get(d, "message-by-provider-id"), in.InboxID, in.ProviderID).Scan(&res.MessageID, &res.ConversationID, &res.CustomerID)
+		if err == nil {
+			res.Duplicate = true
+			return nil
+		}
+		if !errors.Is(err, errs.ErrNotFound) {
+			return fmt.Errorf("dedupe: %w", err)
+		}
+		actor := event.Actor{Kind: event.ActorCustomer}
+		res.CustomerID, res.NewCustomer, err = s.customers.Resolve(ctx, tx, in.WorkspaceID, w.Settings.PhoneRegion, in.Claims, in.Profile, actor)
+		if err != nil {
+			return err
+		}
+		actor.ID = res.CustomerID
+		now := store.Now()
+		if !res.NewCustomer {
+			if w.Settings.Continuity {
+				since := now - w.Settings.ContinuityWindow().Milliseconds()
+				err = tx.QueryRow(ctx, q.Get(d, "open-for-customer"), in.WorkspaceID, res.CustomerID, since).Scan(&res.ConversationID)
+			} else {
+				err = tx.QueryRow(ctx, q.Get(d, "open-for-customer-in-inbox"), in.WorkspaceID, res.CustomerID, in.InboxID).Scan(&res.ConversationID)
+			}
+			if err != nil && !errors.Is(err, errs.ErrNotFound) {
+				return fmt.Errorf("thread: %w", err)
+			}
+		}
+		if res.ConversationID == "" {
+			c := Conversation{ID: store.NewID(), WorkspaceID: in.WorkspaceID, CustomerID: res.CustomerID, InboxID: ib.ID,
+				Channel: ib.Type, LastInboxID: ib.ID, LastChannel: ib.Type, Status: StatusOpen, Priority: PriorityNormal,
+				Subject: in.Subject, Labels: []string{}, CreatedAt: now, UpdatedAt: now, LastActivityAt: now, LastInboundAt: &now}
+			if _, err := tx.Exec(ctx, q.Get(d, "insert-conversation"), c.ID, c.WorkspaceID, c.CustomerID, c.InboxID, c.Channel,
+				c.Status, c.Priority, c.Subject, now, now); err != nil {
+				return fmt.Errorf("create conversation: %w", err)
+			}
+			res.ConversationID, res.NewConversation = c.ID, true
+			if _, err := s.log.Append(ctx, tx, in.WorkspaceID, event.New{Type: event.ConversationCreated, CustomerID: c.CustomerID,
+				ConversationID: c.ID, Actor: actor, Data: c}); err != nil {
+				return err
+			}
+		} else if _, err := tx.Exec(ctx, q.Get(d, "touch-inbound"), in.WorkspaceID, res.ConversationID, ib.ID, ib.Type, now); err != nil {
+			return fmt.Errorf("thread: %w", err)
+		}
+		pid := in.ProviderID
+		m := Message{ID: store.NewID(), WorkspaceID: in.WorkspaceID, ConversationID: res.ConversationID, CustomerID: res.CustomerID,
+			InboxID: ib.ID, Channel: ib.Type, Kind: KindMessage, Direction: DirectionIn, AuthorKind: AuthorCustomer,
+			AuthorID: &res.CustomerID, Text: in.Text, HTML: in.HTML, Attachments: in.Attachments, ProviderID: &pid,
+			Status: StatusReceived, CreatedAt: now, UpdatedAt: now}
+		if m.Attachments == nil {
+			m.Attachments = []Attachment{}
+		}
+		if err := s.insertMessage(ctx, tx, &m); err != nil {
+			return err
+		}
+		res.MessageID = m.ID
+		_, err = s.log.Append(ctx, tx, in.WorkspaceID, event.New{Type: event.MessageCreated, CustomerID: m.CustomerID,
+			ConversationID: m.ConversationID, Actor: actor, Data: m})
+		return err
+	})
+	if err != nil {
+		return IngestResult{}, err
+	}
+	return res, nil
+}

@@ -1,0 +1,33 @@
+-- name: insert
+INSERT INTO customers (id, workspace_id, name, email, phone, attributes, search_key, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9);
+
+-- name: update
+UPDATE customers SET name = $3, email = $4, phone = $5, attributes = $6, search_key = $7, updated_at = $8
+WHERE workspace_id = $1 AND id = $2;
+
+-- name: get
+SELECT id, workspace_id, name, email, phone, attributes, created_at, updated_at
+FROM customers WHERE workspace_id = $1 AND id = $2;
+
+-- name: list
+SELECT id, workspace_id, name, email, phone, attributes, created_at, updated_at
+FROM customers WHERE workspace_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3))
+ORDER BY created_at DESC, id DESC LIMIT $4;
+
+-- name: search
+SELECT id, workspace_id, name, email, phone, attributes, created_at, updated_at
+FROM customers WHERE workspace_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3))
+AND search_key LIKE $5 ESCAPE '\'
+ORDER BY created_at DESC, id DESC LIMIT $4;
+
+-- name: identity
+SELECT customer_id FROM identities WHERE workspace_id = $1 AND kind = $2 AND value_norm = $3;
+
+-- name: insert-identity
+INSERT INTO identities (id, workspace_id, customer_id, kind, value, value_norm, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7);
+
+-- name: identities
+SELECT id, kind, value, value_norm, created_at FROM identities
+WHERE workspace_id = $1 AND customer_id = $2 ORDER BY created_at, id;

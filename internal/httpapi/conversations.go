@@ -1,0 +1,175 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/kanal-dev/kanal/internal/auth"
+	"github.com/kanal-dev/kanal/internal/conversation"
+	"github.com/kanal-dev/kanal/internal/errs"
+)
+
+type cursorPair struct {
+	At int64
+	ID string
+}
+
+func decodeCursor(s string) (cursorPair, error) {
+	c, err := conversation.DecodeCursor(s)
+	return cursorPair(c), err
+}
+
+func encodeCursor(at int64, id string) string { return conversation.Cursor{At: at, ID: id}.Encode() }
+
+func (s *Server) listConversations(w http.ResponseWriter, r *http.Request) error {
+	limit, err := limitParam(r, 50, 200)
+	if err != nil {
+		return err
+	}
+	after, err := conversation.DecodeCursor(r.URL.Query().Get("cursor"))
+	if err != nil {
+		return err
+	}
+	qs := r.URL.Query()
+	p := principal(r)
+	f := conversation.Filter{Status: qs.Get("status"), Assignee: qs.Get("assignee"), Team: qs.Get("team"),
+		Inbox: qs.Get("inbox"), Label: qs.Get("label"), Channel: qs.Get("channel"), Customer: qs.Get("customer")}
+	if f.Assignee == "me" {
+		f.Assignee = p.UserID
+	}
+	cs, err := s.Conversations.List(r.Context(), p.WorkspaceID, f, after, limit+1)
+	if err != nil {
+		return err
+	}
+	next := ""
+	if len(cs) > limit {
+		cs = cs[:limit]
+		last := cs[len(cs)-1]
+		next = encodeCursor(last.LastActivityAt, last.ID)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": cs, "next_cursor": next})
+	return nil
+}
+
+func (s *Server) getConversation(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.Conversations.Get(r.Context(), principal(r).WorkspaceID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, c)
+	return nil
+}
+
+// optString tells a JSON null apart from an absent field.
+type optString struct {
+	Set   bool
+	Value *string
+}
+
+func (o *optString) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	return json.Unmarshal(b, &o.Value)
+}
+
+func (s *Server) patchConversation(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Status       *string   `json:"status"`
+		SnoozedUntil *int64    `json:"snoozed_until"`
+		Priority     *string   `json:"priority"`
+		AssigneeID   optString `json:"assignee_id"`
+		TeamID       optString `json:"team_id"`
+		Labels       *[]string `json:"labels"`
+		Subject      *string   `json:"subject"`
+	}
+	if err := s.decode(r, &in); err != nil {
+		return err
+	}
+	p := principal(r)
+	patch := conversation.Patch{Status: in.Status, SnoozedUntil: in.SnoozedUntil, Priority: in.Priority, Labels: in.Labels, Subject: in.Subject}
+	if in.AssigneeID.Set {
+		if in.AssigneeID.Value == nil || *in.AssigneeID.Value == "" {
+			patch.ClearAssignee = true
+		} else {
+			patch.AssigneeID = in.AssigneeID.Value
+		}
+		// Agents may take a conversation or let it go; assigning others is for supervisors.
+		if patch.AssigneeID != nil && *patch.AssigneeID != p.UserID && !p.Can(auth.PermAssignOthers) {
+			return errs.New(errs.ErrForbidden, "forbidden", "your role may only assign conversations to yourself")
+		}
+	}
+	if in.TeamID.Set {
+		if in.TeamID.Value == nil || *in.TeamID.Value == "" {
+			patch.ClearTeam = true
+		} else {
+			patch.TeamID = in.TeamID.Value
+		}
+		if !p.Can(auth.PermAssignOthers) {
+			return errs.New(errs.ErrForbidden, "forbidden", "your role may not change a conversation's team")
+		}
+	}
+	c, err := s.Conversations.Update(r.Context(), p.Actor(), p.WorkspaceID, r.PathValue("id"), patch)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, c)
+	return nil
+}
+
+func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) error {
+	limit, err := limitParam(r, 50, 200)
+	if err != nil {
+		return err
+	}
+	after, err := conversation.DecodeCursor(r.URL.Query().Get("cursor"))
+	if err != nil {
+		return err
+	}
+	ms, err := s.Conversations.Messages(r.Context(), principal(r).WorkspaceID, r.PathValue("id"), after, limit+1)
+	if err != nil {
+		return err
+	}
+	next := ""
+	if len(ms) > limit {
+		ms = ms[:limit]
+		last := ms[len(ms)-1]
+		next = encodeCursor(last.CreatedAt, last.ID)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": ms, "next_cursor": next})
+	return nil
+}
+
+func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Text        string                    `json:"text"`
+		HTML        string                    `json:"html"`
+		Channel     string                    `json:"channel"`
+		Attachments []conversation.Attachment `json:"attachments"`
+	}
+	if err := s.decode(r, &in); err != nil {
+		return err
+	}
+	p := principal(r)
+	m, err := s.Conversations.Send(r.Context(), p.Actor(), p.WorkspaceID, r.PathValue("id"),
+		conversation.Reply{Text: in.Text, HTML: in.HTML, Channel: in.Channel, Attachments: in.Attachments})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, m)
+	return nil
+}
+
+func (s *Server) addNote(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Text string `json:"text"`
+	}
+	if err := s.decode(r, &in); err != nil {
+		return err
+	}
+	p := principal(r)
+	m, err := s.Conversations.AddNote(r.Context(), p.Actor(), p.WorkspaceID, r.PathValue("id"), in.Text)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, m)
+	return nil
+}
