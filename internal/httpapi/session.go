@@ -222,4 +222,3 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
-

@@ -95,4 +95,3 @@ func PostgresURL(t testing.TB) string {
 
 // Dialects lists the dialects a test may run on.
 func Dialects() []store.Dialect { return []store.Dialect{store.SQLite, store.Postgres} }
-
