@@ -21,13 +21,18 @@ type Dispatcher struct {
 	logger  *slog.Logger
 	poll    time.Duration
 	lastID  int64
+	ready   chan struct{}
 	OnBatch func(evs []Event) // observes each published batch (metrics)
 }
 
 // NewDispatcher returns a dispatcher publishing on pub.
 func NewDispatcher(pub Publisher, logger *slog.Logger) *Dispatcher {
-	return &Dispatcher{pub: pub, wake: make(chan struct{}, 1), logger: logger, poll: time.Second}
+	return &Dispatcher{pub: pub, wake: make(chan struct{}, 1), ready: make(chan struct{}), logger: logger, poll: time.Second}
 }
+
+// Ready is closed once Run has found its starting point: events committed
+// after that are published.
+func (d *Dispatcher) Ready() <-chan struct{} { return d.ready }
 
 // Notify wakes the dispatcher; it never blocks.
 func (d *Dispatcher) Notify() {
@@ -45,6 +50,7 @@ func (d *Dispatcher) Run(ctx context.Context, log *Log) error {
 		return err
 	}
 	d.lastID = id
+	close(d.ready)
 	t := time.NewTicker(d.poll)
 	defer t.Stop()
 	for {
