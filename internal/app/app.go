@@ -141,6 +141,9 @@ func Serve(ctx context.Context, cfg config.Config, version string, logger *slog.
 	addr := ln.Addr().String()
 	logger.Info("kanal is running", "url", "http://"+addr, "public_url", cfg.PublicURL, "database", string(s.DB.Dialect()),
 		"data", cfg.DataDir, "startup", time.Since(start).Round(time.Millisecond).String())
+	if n, err := s.Workspaces.Count(ctx); err == nil && n == 0 {
+		logger.Info("no workspace yet: create one with `kanal setup --workspace NAME --email E --password P`")
+	}
 	if ready != nil {
 		ready(addr)
 	}

@@ -9,3 +9,6 @@ SELECT id, slug, name, settings, created_at FROM workspaces WHERE slug = $1;
 
 -- name: update
 UPDATE workspaces SET name = $2, settings = $3 WHERE id = $1;
+
+-- name: count
+SELECT COUNT(*) FROM workspaces;

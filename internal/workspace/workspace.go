@@ -219,3 +219,11 @@ func (s *Service) Update(ctx context.Context, actor event.Actor, id, name string
 	s.mu.Unlock()
 	return w, nil
 }
+
+// Count returns how many workspaces exist.
+func (s *Service) Count(ctx context.Context) (int, error) {
+	r := s.db.Reader()
+	var n int
+	err := r.QueryRow(ctx, q.Get(r.Dialect(), "count")).Scan(&n)
+	return n, err
+}
