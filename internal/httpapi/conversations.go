@@ -9,24 +9,10 @@ import (
 	"github.com/kanal-dev/kanal/internal/errs"
 )
 
-type cursorPair struct {
-	At int64
-	ID string
-}
-
-func decodeCursor(s string) (cursorPair, error) {
-	c, err := conversation.DecodeCursor(s)
-	return cursorPair(c), err
-}
-
 func encodeCursor(at int64, id string) string { return conversation.Cursor{At: at, ID: id}.Encode() }
 
 func (s *Server) listConversations(w http.ResponseWriter, r *http.Request) error {
-	limit, err := limitParam(r, 50, 200)
-	if err != nil {
-		return err
-	}
-	after, err := conversation.DecodeCursor(r.URL.Query().Get("cursor"))
+	limit, after, err := listParams(r)
 	if err != nil {
 		return err
 	}
@@ -41,12 +27,7 @@ func (s *Server) listConversations(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	next := ""
-	if len(cs) > limit {
-		cs = cs[:limit]
-		last := cs[len(cs)-1]
-		next = encodeCursor(last.LastActivityAt, last.ID)
-	}
+	cs, next := page(cs, limit, func(c conversation.Conversation) string { return encodeCursor(c.LastActivityAt, c.ID) })
 	writeJSON(w, http.StatusOK, map[string]any{"items": cs, "next_cursor": next})
 	return nil
 }
@@ -116,11 +97,7 @@ func (s *Server) patchConversation(w http.ResponseWriter, r *http.Request) error
 }
 
 func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) error {
-	limit, err := limitParam(r, 50, 200)
-	if err != nil {
-		return err
-	}
-	after, err := conversation.DecodeCursor(r.URL.Query().Get("cursor"))
+	limit, after, err := listParams(r)
 	if err != nil {
 		return err
 	}
@@ -128,12 +105,7 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	next := ""
-	if len(ms) > limit {
-		ms = ms[:limit]
-		last := ms[len(ms)-1]
-		next = encodeCursor(last.CreatedAt, last.ID)
-	}
+	ms, next := page(ms, limit, func(m conversation.Message) string { return encodeCursor(m.CreatedAt, m.ID) })
 	writeJSON(w, http.StatusOK, map[string]any{"items": ms, "next_cursor": next})
 	return nil
 }

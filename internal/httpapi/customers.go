@@ -17,11 +17,7 @@ func (s *Server) region(r *http.Request) (string, error) {
 }
 
 func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) error {
-	limit, err := limitParam(r, 50, 200)
-	if err != nil {
-		return err
-	}
-	after, err := decodeCursor(r.URL.Query().Get("cursor"))
+	limit, after, err := listParams(r)
 	if err != nil {
 		return err
 	}
@@ -29,12 +25,7 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	next := ""
-	if len(cs) > limit {
-		cs = cs[:limit]
-		last := cs[len(cs)-1]
-		next = encodeCursor(last.CreatedAt, last.ID)
-	}
+	cs, next := page(cs, limit, func(c customer.Customer) string { return encodeCursor(c.CreatedAt, c.ID) })
 	writeJSON(w, http.StatusOK, map[string]any{"items": cs, "next_cursor": next})
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/kanal-dev/kanal/internal/conversation"
 )
 
 // decode reads a JSON body into v: the body must be JSON, within the size
@@ -97,4 +99,24 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(true)
 	_ = enc.Encode(v)
+}
+
+// page cuts a list fetched with limit+1 rows to limit and returns the cursor
+// of the next page ("" on the last page).
+func page[T any](items []T, limit int, cursor func(T) string) ([]T, string) {
+	if len(items) <= limit {
+		return items, ""
+	}
+	items = items[:limit]
+	return items, cursor(items[len(items)-1])
+}
+
+// listParams reads ?limit= (default 50, at most 200) and ?cursor=.
+func listParams(r *http.Request) (int, conversation.Cursor, error) {
+	limit, err := limitParam(r, 50, 200)
+	if err != nil {
+		return 0, conversation.Cursor{}, err
+	}
+	c, err := conversation.DecodeCursor(r.URL.Query().Get("cursor"))
+	return limit, c, err
 }

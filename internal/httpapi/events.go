@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/kanal-dev/kanal/internal/errs"
+	"github.com/kanal-dev/kanal/internal/jobs"
 )
 
 // listEvents returns the workspace's log after a seq, in order.
@@ -40,11 +41,7 @@ func (s *Server) listDeadJobs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	next := ""
-	if len(js) > limit {
-		js = js[:limit]
-		next = js[len(js)-1].ID
-	}
+	js, next := page(js, limit, func(j jobs.Job) string { return j.ID })
 	writeJSON(w, http.StatusOK, map[string]any{"items": js, "next_cursor": next})
 	return nil
 }
