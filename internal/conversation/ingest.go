@@ -122,12 +122,13 @@ func (s *Service) Ingest(ctx context.Context, in Inbound) (IngestResult, error) 
 		}
 		actor.ID = res.CustomerID
 		now := store.Now()
+		status := ""
 		if !res.NewCustomer {
 			if w.Settings.Continuity {
 				since := now - w.Settings.ContinuityWindow().Milliseconds()
-				err = tx.QueryRow(ctx, q.Get(d, "open-for-customer"), in.WorkspaceID, res.CustomerID, since).Scan(&res.ConversationID)
+				err = tx.QueryRow(ctx, q.Get(d, "open-for-customer"), in.WorkspaceID, res.CustomerID, since).Scan(&res.ConversationID, &status)
 			} else {
-				err = tx.QueryRow(ctx, q.Get(d, "open-for-customer-in-inbox"), in.WorkspaceID, res.CustomerID, in.InboxID).Scan(&res.ConversationID)
+				err = tx.QueryRow(ctx, q.Get(d, "open-for-customer-in-inbox"), in.WorkspaceID, res.CustomerID, in.InboxID).Scan(&res.ConversationID, &status)
 			}
 			if err != nil && !errors.Is(err, errs.ErrNotFound) {
 				return fmt.Errorf("thread: %w", err)
@@ -146,8 +147,17 @@ func (s *Service) Ingest(ctx context.Context, in Inbound) (IngestResult, error) 
 				ConversationID: c.ID, Actor: actor, Data: c}); err != nil {
 				return err
 			}
-		} else if _, err := tx.Exec(ctx, q.Get(d, "touch-inbound"), in.WorkspaceID, res.ConversationID, ib.ID, ib.Type, now); err != nil {
-			return fmt.Errorf("thread: %w", err)
+		} else {
+			if _, err := tx.Exec(ctx, q.Get(d, "touch-inbound"), in.WorkspaceID, res.ConversationID, ib.ID, ib.Type, now); err != nil {
+				return fmt.Errorf("thread: %w", err)
+			}
+			if status == StatusPending || status == StatusSnoozed { // the customer's answer reopens it
+				if _, err := s.log.Append(ctx, tx, in.WorkspaceID, event.New{Type: event.ConversationUpdated, CustomerID: res.CustomerID,
+					ConversationID: res.ConversationID, Actor: actor,
+					Data: map[string]any{"changes": map[string]any{"status": map[string]string{"from": status, "to": StatusOpen}}}}); err != nil {
+					return err
+				}
+			}
 		}
 		pid := in.ProviderID
 		m := Message{ID: store.NewID(), WorkspaceID: in.WorkspaceID, ConversationID: res.ConversationID, CustomerID: res.CustomerID,

@@ -2,12 +2,12 @@
 SELECT id, conversation_id, customer_id FROM messages WHERE inbox_id = $1 AND provider_id = $2;
 
 -- name: open-for-customer
-SELECT id FROM conversations
+SELECT id, status FROM conversations
 WHERE workspace_id = $1 AND customer_id = $2 AND status <> 'resolved' AND last_activity_at >= $3
 ORDER BY last_activity_at DESC, id DESC LIMIT 1;
 
 -- name: open-for-customer-in-inbox
-SELECT id FROM conversations
+SELECT id, status FROM conversations
 WHERE workspace_id = $1 AND customer_id = $2 AND status <> 'resolved' AND inbox_id = $3
 ORDER BY last_activity_at DESC, id DESC LIMIT 1;
 

@@ -130,35 +130,41 @@ func (s *Service) Resolve(ctx context.Context, tx *store.Tx, workspaceID, region
 	}
 	d := tx.Dialect()
 	owner := make([]string, len(claims))
-	found := ""
+	var found Customer
 	for i, c := range claims {
+		if found.ID == "" {
+			// The first match comes with its profile, to fill in below.
+			cu, err := scan(tx.QueryRow(ctx, q.Get(d, "identity-customer"), workspaceID, c.Kind, norm[i]))
+			if err != nil && !errors.Is(err, errs.ErrNotFound) {
+				return "", false, fmt.Errorf("resolve identity: %w", err)
+			}
+			found, owner[i] = cu, cu.ID
+			continue
+		}
 		err := tx.QueryRow(ctx, q.Get(d, "identity"), workspaceID, c.Kind, norm[i]).Scan(&owner[i])
 		if err != nil && !errors.Is(err, errs.ErrNotFound) {
 			return "", false, fmt.Errorf("resolve identity: %w", err)
 		}
-		if found == "" && owner[i] != "" {
-			found = owner[i]
-		}
 	}
 	created := false
-	if found == "" {
+	if found.ID == "" {
 		c, err := s.create(ctx, tx, workspaceID, region, p, actor)
 		if err != nil {
 			return "", false, err
 		}
-		found, created = c.ID, true
-	} else if err := s.fillProfile(ctx, tx, workspaceID, found, region, p, actor); err != nil {
+		found, created = c, true
+	} else if err := s.fillProfile(ctx, tx, found, region, p, actor); err != nil {
 		return "", false, err
 	}
 	for i, c := range claims {
 		if owner[i] != "" {
 			continue
 		}
-		if err := s.addIdentity(ctx, tx, workspaceID, found, c.Kind, c.Value, norm[i], actor); err != nil {
+		if err := s.addIdentity(ctx, tx, workspaceID, found.ID, c.Kind, c.Value, norm[i], actor); err != nil {
 			return "", false, err
 		}
 	}
-	return found, created, nil
+	return found.ID, created, nil
 }
 
 func (s *Service) create(ctx context.Context, tx *store.Tx, workspaceID, region string, p Profile, actor event.Actor) (Customer, error) {
@@ -206,14 +212,7 @@ func validate(c Customer) error {
 	return v.OrNil()
 }
 
-func (s *Service) fillProfile(ctx context.Context, tx *store.Tx, workspaceID, id, region string, p Profile, actor event.Actor) error {
-	if p.Name == "" && p.Email == "" && p.Phone == "" && len(p.Attributes) == 0 {
-		return nil
-	}
-	c, err := s.get(ctx, tx, workspaceID, id)
-	if err != nil {
-		return err
-	}
+func (s *Service) fillProfile(ctx context.Context, tx *store.Tx, c Customer, region string, p Profile, actor event.Actor) error {
 	changed := false
 	if c.Name == "" && strings.TrimSpace(p.Name) != "" {
 		c.Name, changed = strings.TrimSpace(p.Name), true

@@ -24,6 +24,11 @@ ORDER BY created_at DESC, id DESC LIMIT $4;
 -- name: identity
 SELECT customer_id FROM identities WHERE workspace_id = $1 AND kind = $2 AND value_norm = $3;
 
+-- name: identity-customer
+SELECT c.id, c.workspace_id, c.name, c.email, c.phone, c.attributes, c.created_at, c.updated_at
+FROM identities i JOIN customers c ON c.id = i.customer_id
+WHERE i.workspace_id = $1 AND i.kind = $2 AND i.value_norm = $3;
+
 -- name: insert-identity
 INSERT INTO identities (id, workspace_id, customer_id, kind, value, value_norm, created_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7);

@@ -112,12 +112,14 @@ func (l *Log) Append(ctx context.Context, tx *store.Tx, workspaceID string, e Ne
 	if ev.ActorKind == "" {
 		ev.ActorKind = ActorSystem
 	}
-	if err := tx.QueryRow(ctx, q.Get(tx.Dialect(), "next-seq"), workspaceID).Scan(&ev.Seq); err != nil {
-		return Event{}, fmt.Errorf("event %s: next seq: %w", e.Type, err)
+	if tx.Dialect() == store.Postgres {
+		if err := tx.QueryRow(ctx, q.Get(tx.Dialect(), "next-seq"), workspaceID).Scan(&ev.Seq); err != nil {
+			return Event{}, fmt.Errorf("event %s: next seq: %w", e.Type, err)
+		}
 	}
 	if err := tx.QueryRow(ctx, q.Get(tx.Dialect(), "insert"), ev.WorkspaceID, ev.Seq, ev.Type,
 		nullable(ev.CustomerID), nullable(ev.ConversationID), ev.ActorKind, nullable(ev.ActorID),
-		string(ev.Data), ev.CreatedAt).Scan(&ev.ID); err != nil {
+		string(ev.Data), ev.CreatedAt).Scan(&ev.ID, &ev.Seq); err != nil {
 		return Event{}, fmt.Errorf("event %s: insert: %w", e.Type, err)
 	}
 	if l.notifier != nil {

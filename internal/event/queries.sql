@@ -2,9 +2,18 @@
 UPDATE workspaces SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq;
 
 -- name: insert
+-- PostgreSQL: the seq comes from the workspace row (next-seq), whose row lock
+-- serialises concurrent writers of one workspace until commit.
 INSERT INTO events (workspace_id, seq, type, customer_id, conversation_id, actor_kind, actor_id, data, created_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-RETURNING id;
+RETURNING id, seq;
+
+-- name: insert@sqlite
+-- SQLite has one writer at a time, so the next seq is the last one plus one,
+-- read from the (workspace_id, seq) index in the same statement; $2 is unused.
+INSERT INTO events (workspace_id, seq, type, customer_id, conversation_id, actor_kind, actor_id, data, created_at)
+VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE workspace_id = $1) + 0 * $2, $3, $4, $5, $6, $7, $8, $9)
+RETURNING id, seq;
 
 -- name: list-after
 SELECT id, workspace_id, seq, type, customer_id, conversation_id, actor_kind, actor_id, data, created_at

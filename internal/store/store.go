@@ -50,6 +50,7 @@ type DB struct {
 	max     int
 	log     *slog.Logger
 	stats   WriterStats
+	stmts   *stmtCache // SQLite only
 }
 
 // WriterStats counts the writer's work, for metrics and benchmarks.
@@ -104,6 +105,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		}
 		db.read.SetMaxOpenConns(8)
 		db.read.SetMaxIdleConns(8)
+		db.stmts = newStmtCache()
 	}
 	if err := db.migrate(ctx); err != nil {
 		db.closePools()
@@ -144,6 +146,7 @@ func (db *DB) Close() error {
 }
 
 func (db *DB) closePools() error {
+	db.stmts.close()
 	err := db.read.Close()
 	if db.write != db.read {
 		err = errors.Join(err, db.write.Close())

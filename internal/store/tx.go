@@ -16,6 +16,7 @@ type Tx struct {
 	tx    *sql.Tx
 	d     Dialect
 	after []func()
+	stmts *stmtCache
 }
 
 // Dialect tells which SQL dialect the transaction speaks.
@@ -23,18 +24,29 @@ func (t *Tx) Dialect() Dialect { return t.d }
 
 // Exec runs a statement.
 func (t *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := t.stmts.get(query); st != nil {
+		r, err := t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+		return r, classify(err)
+	}
 	r, err := t.tx.ExecContext(ctx, query, args...)
 	return r, classify(err)
 }
 
 // Query runs a query returning rows.
 func (t *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := t.stmts.get(query); st != nil {
+		r, err := t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+		return r, classify(err)
+	}
 	r, err := t.tx.QueryContext(ctx, query, args...)
 	return r, classify(err)
 }
 
 // QueryRow runs a query returning one row.
 func (t *Tx) QueryRow(ctx context.Context, query string, args ...any) *Row {
+	if st := t.stmts.get(query); st != nil {
+		return &Row{r: t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)}
+	}
 	return &Row{r: t.tx.QueryRowContext(ctx, query, args...)}
 }
 
@@ -156,7 +168,7 @@ func (db *DB) runBatch(batch []*writeReq) {
 		finish(fmt.Errorf("begin: %w", classifyWrite(err)))
 		return
 	}
-	tx := &Tx{tx: sqlTx, d: db.dialect}
+	tx := &Tx{tx: sqlTx, d: db.dialect, stmts: db.stmts}
 	shared := len(batch) > 1
 	var ok int
 	for _, r := range batch {
@@ -165,7 +177,7 @@ func (db *DB) runBatch(batch []*writeReq) {
 			continue
 		}
 		if shared {
-			if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+			if _, err := tx.Exec(ctx, "SAVEPOINT w"); err != nil {
 				_ = sqlTx.Rollback()
 				finish(fmt.Errorf("savepoint: %w", classifyWrite(err)))
 				return
@@ -180,14 +192,14 @@ func (db *DB) runBatch(batch []*writeReq) {
 				finish(nil)
 				return
 			}
-			if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT w"); err != nil {
+			if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT w"); err != nil {
 				_ = sqlTx.Rollback()
 				finish(fmt.Errorf("rollback to savepoint: %w", classifyWrite(err)))
 				return
 			}
 		}
 		if shared {
-			if _, err := sqlTx.ExecContext(ctx, "RELEASE SAVEPOINT w"); err != nil {
+			if _, err := tx.Exec(ctx, "RELEASE SAVEPOINT w"); err != nil {
 				_ = sqlTx.Rollback()
 				finish(fmt.Errorf("release savepoint: %w", classifyWrite(err)))
 				return
@@ -206,6 +218,7 @@ func (db *DB) runBatch(batch []*writeReq) {
 		finish(fmt.Errorf("commit: %w", classifyWrite(err)))
 		return
 	}
+	db.stmts.prepareMissed(ctx, db.write) // the connection is free again
 	for _, f := range tx.after {
 		f()
 	}

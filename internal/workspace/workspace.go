@@ -114,6 +114,9 @@ func (s *Service) Create(ctx context.Context, tx *store.Tx, name, slug string) (
 	name = strings.TrimSpace(name)
 	if slug == "" {
 		slug = Slugify(name)
+		if len(slug) < 2 { // "Ş", "日本": still a fine name
+			slug = strings.Trim("workspace-"+slug, "-") + "-" + store.NewID()[24:30]
+		}
 	}
 	v := &errs.Validation{}
 	if name == "" || len(name) > 200 {
