@@ -117,16 +117,19 @@ func Serve(ctx context.Context, cfg config.Config, version string, logger *slog.
 		}
 		m.Dispatched.Add(float64(len(evs)))
 	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	if cfg.PublicURLFromAddr {
+		cfg.PublicURL = "http://" + ln.Addr().String()
+	}
 	api := httpapi.New(httpapi.Deps{
 		DB: s.DB, Log: s.Log, Workspaces: s.Workspaces, Auth: s.Auth, Teams: s.Teams, Inboxes: s.Inboxes,
 		Customers: s.Customers, Conversations: s.Conversations, Jobs: s.Jobs, Metrics: m, Logger: logger,
 		PublicURL: cfg.PublicURL, MaxBody: cfg.MaxBody, Version: version,
 		SecureCookies: len(cfg.PublicURL) > 8 && cfg.PublicURL[:8] == "https://",
 	})
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 

@@ -154,6 +154,12 @@ func (s *Service) Setup(ctx context.Context, wsName, wsSlug, email, name, passwo
 	var w workspace.Workspace
 	var u User
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		// Name a taken e-mail before anything else: it is the likelier mistake.
+		if norm, err := text.Email(email); err == nil {
+			if _, _, err := s.userBy(ctx, tx, "user-by-email", norm); err == nil {
+				return errs.New(errs.ErrConflict, "email_exists", "a user with e-mail %s already exists", strings.TrimSpace(email))
+			}
+		}
 		var err error
 		if w, err = s.ws.Create(ctx, tx, wsName, wsSlug); err != nil {
 			return err

@@ -24,6 +24,9 @@ type Config struct {
 	MaxBody     int64  // request body limit in bytes
 	LogFormat   string // text, json or auto
 	LogLevel    string // debug, info, warn, error
+	// PublicURLFromAddr tells that PublicURL was derived from Addr (no
+	// --public-url), so it follows the port actually bound (e.g. with :0).
+	PublicURLFromAddr bool
 }
 
 // Env names.
@@ -97,6 +100,7 @@ func (c *Config) Validate() error {
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Addr
+		c.PublicURLFromAddr = true
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		problems = append(problems, fmt.Sprintf("--public-url %q must be an http(s) URL", c.PublicURL))

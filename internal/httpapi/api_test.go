@@ -34,3 +34,39 @@ func TestInboundFlow(t *testing.T) {
 		}
 	})
 }
+
+func TestIdempotencyKey(t *testing.T) {
+	testutil.Run(t, func(t *testing.T, a *testutil.App) {
+		w := a.Setup("Mağaza", "owner@example.com")
+		c := a.Client(w.Token)
+		body := map[string]any{"name": "Müşteri", "email": "m@example.com"}
+		first := c.Do("POST", "/api/v1/customers", body, "Idempotency-Key", "k-1")
+		again := c.Do("POST", "/api/v1/customers", body, "Idempotency-Key", "k-1")
+		if first.Status != http.StatusCreated || again.Status != http.StatusCreated || string(first.Body) != string(again.Body) {
+			t.Fatalf("replay: %d %s / %d %s", first.Status, first.Body, again.Status, again.Body)
+		}
+		if again.Header.Get("Idempotent-Replayed") != "true" {
+			t.Fatal("a replay must say so")
+		}
+		list := c.Must(http.StatusOK, "GET", "/api/v1/customers", nil).JSON()["items"].([]any)
+		if len(list) != 1 {
+			t.Fatalf("%d customers, want 1", len(list))
+		}
+		other := c.Do("POST", "/api/v1/customers", map[string]any{"name": "Başka"}, "Idempotency-Key", "k-1")
+		if other.Status != http.StatusUnprocessableEntity || other.ErrorCode() != "idempotency_key_reused" {
+			t.Fatalf("reuse: %d %s", other.Status, other.Body)
+		}
+		// A failed request is not remembered: the corrected one may use the key.
+		bad := c.Do("POST", "/api/v1/customers", map[string]any{"email": "nope"}, "Idempotency-Key", "k-2")
+		good := c.Do("POST", "/api/v1/customers", map[string]any{"name": "Doğru", "email": "dogru@example.com"}, "Idempotency-Key", "k-2")
+		if bad.Status != http.StatusBadRequest || good.Status != http.StatusCreated {
+			t.Fatalf("bad %d, good %d %s", bad.Status, good.Status, good.Body)
+		}
+		// Keys belong to a workspace.
+		v := a.Setup("Diğer", "other@example.com")
+		theirs := a.Client(v.Token).Do("POST", "/api/v1/customers", body, "Idempotency-Key", "k-1")
+		if theirs.Status != http.StatusCreated || theirs.Header.Get("Idempotent-Replayed") != "" {
+			t.Fatalf("another workspace's key: %d %v", theirs.Status, theirs.Header)
+		}
+	})
+}

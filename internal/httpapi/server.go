@@ -17,6 +17,7 @@ import (
 	"github.com/kanal-dev/kanal/internal/conversation"
 	"github.com/kanal-dev/kanal/internal/customer"
 	"github.com/kanal-dev/kanal/internal/event"
+	"github.com/kanal-dev/kanal/internal/idempotency"
 	"github.com/kanal-dev/kanal/internal/inbox"
 	"github.com/kanal-dev/kanal/internal/jobs"
 	"github.com/kanal-dev/kanal/internal/metrics"
@@ -56,6 +57,7 @@ type Server struct {
 	mux     *http.ServeMux
 	limiter *keyedLimiter
 	csrf    *http.CrossOriginProtection
+	idem    *idempotency.Keys
 }
 
 // New builds the API handler.
@@ -67,7 +69,7 @@ func New(d Deps) *Server {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{Deps: d, log: d.Logger, mux: http.NewServeMux(), limiter: newKeyedLimiter(),
-		csrf: http.NewCrossOriginProtection()}
+		csrf: http.NewCrossOriginProtection(), idem: idempotency.New(d.DB)}
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.pattern, s.wrap(rt))
 	}
@@ -146,6 +148,12 @@ func (s *Server) wrap(rt route) http.Handler {
 				return
 			}
 			r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, p))
+			if key := r.Header.Get("Idempotency-Key"); key != "" && r.Method == http.MethodPost {
+				if err := s.idempotent(sw, r, rt, p.WorkspaceID, key); err != nil {
+					s.writeError(sw, r, err)
+				}
+				return
+			}
 		}
 		if err := rt.h(sw, r); err != nil {
 			s.writeError(sw, r, err)

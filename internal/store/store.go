@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -51,6 +52,8 @@ type DB struct {
 	log     *slog.Logger
 	stats   WriterStats
 	stmts   *stmtCache // SQLite only
+	closing sync.RWMutex
+	closed  bool
 }
 
 // WriterStats counts the writer's work, for metrics and benchmarks.
@@ -138,8 +141,15 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close stops the writer after the writes already queued and closes the pools.
 func (db *DB) Close() error {
+	db.closing.Lock()
+	wasClosed := db.closed
+	db.closed = true
+	db.closing.Unlock()
+	if wasClosed {
+		return nil
+	}
 	if db.stop != nil {
-		close(db.stop)
+		close(db.stop) // the writer drains what is queued, then exits
 		<-db.done
 	}
 	return db.closePools()

@@ -102,12 +102,19 @@ type writeReq struct {
 // database until Write has returned nil.
 func (db *DB) Write(ctx context.Context, fn func(*Tx) error) error {
 	req := &writeReq{ctx: ctx, fn: fn, done: make(chan struct{})}
+	// Queueing happens under the read lock so that Close cannot slip in
+	// between the check and the send and leave a request nobody will run.
+	db.closing.RLock()
+	if db.closed {
+		db.closing.RUnlock()
+		return fmt.Errorf("%w: store is closed", ErrUnavailable)
+	}
 	select {
 	case db.reqs <- req:
+		db.closing.RUnlock()
 	case <-ctx.Done():
+		db.closing.RUnlock()
 		return ctx.Err()
-	case <-db.stop:
-		return fmt.Errorf("%w: store is closing", ErrUnavailable)
 	}
 	<-req.done // once queued, a write always completes or fails on its own
 	return req.err
