@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/kanal-dev/kanal/internal/testutil"
@@ -69,4 +70,30 @@ func TestIdempotencyKey(t *testing.T) {
 			t.Fatalf("another workspace's key: %d %v", theirs.Status, theirs.Header)
 		}
 	})
+}
+
+func TestHealthReadyMetrics(t *testing.T) {
+	a := testutil.New(t, "sqlite", testutil.Options{})
+	w := a.Setup("Mağaza", "owner@example.com")
+	c := a.Client(w.Token)
+	anon := a.Client("")
+	if r := anon.Must(http.StatusOK, "GET", "/healthz", nil).JSON(); r["status"] != "ok" {
+		t.Fatalf("healthz: %v", r)
+	}
+	if r := anon.Must(http.StatusOK, "GET", "/readyz", nil).JSON(); r["status"] != "ready" || r["database"] != "sqlite" {
+		t.Fatalf("readyz: %v", r)
+	}
+	ib := c.Must(http.StatusCreated, "POST", "/api/v1/inboxes", map[string]any{"type": "api", "name": "App"}).JSON()
+	c.Must(http.StatusAccepted, "POST", "/api/v1/inboxes/"+ib["id"].(string)+"/inbound",
+		map[string]any{"external_message_id": "x", "customer": map[string]any{"email": "c@example.com"}, "text": "Selam"})
+	m := string(anon.Must(http.StatusOK, "GET", "/metrics", nil).Body)
+	for _, want := range []string{
+		`kanal_http_request_duration_seconds_bucket{code="2xx",route="POST /api/v1/inboxes/{id}/inbound"`,
+		`kanal_ingested_messages_total{channel="api",result="new"} 1`,
+		"go_goroutines", "process_resident_memory_bytes",
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
