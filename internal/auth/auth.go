@@ -196,7 +196,7 @@ func (s *Service) userBy(ctx context.Context, r store.Querier, query, arg string
 func (s *Service) Member(ctx context.Context, workspaceID, userID string) (Member, error) {
 	r := s.db.Reader()
 	var m Member
-	err := r.QueryRow(ctx, q.Get(r.Dialect(), "member"), workspaceID, userID).Scan(&m.ID, &m.Email, &m.Name, &m.Locale, &m.Role, &m.JoinedAt)
+	err := r.QueryRow(ctx, q.Get(r.Dialect(), "member"), workspaceID, userID).Scan(&m.ID, &m.Email, &m.Name, &m.Locale, &m.CreatedAt, &m.Role, &m.JoinedAt)
 	if err != nil {
 		return Member{}, fmt.Errorf("member: %w", err)
 	}
@@ -206,7 +206,7 @@ func (s *Service) Member(ctx context.Context, workspaceID, userID string) (Membe
 // MemberTx reads one member inside a transaction.
 func (s *Service) MemberTx(ctx context.Context, tx *store.Tx, workspaceID, userID string) (Member, error) {
 	var m Member
-	err := tx.QueryRow(ctx, q.Get(tx.Dialect(), "member"), workspaceID, userID).Scan(&m.ID, &m.Email, &m.Name, &m.Locale, &m.Role, &m.JoinedAt)
+	err := tx.QueryRow(ctx, q.Get(tx.Dialect(), "member"), workspaceID, userID).Scan(&m.ID, &m.Email, &m.Name, &m.Locale, &m.CreatedAt, &m.Role, &m.JoinedAt)
 	if err != nil {
 		return Member{}, fmt.Errorf("member: %w", err)
 	}
@@ -224,7 +224,7 @@ func (s *Service) Members(ctx context.Context, workspaceID string) ([]Member, er
 	out := []Member{}
 	for rows.Next() {
 		var m Member
-		if err := rows.Scan(&m.ID, &m.Email, &m.Name, &m.Locale, &m.Role, &m.JoinedAt); err != nil {
+		if err := rows.Scan(&m.ID, &m.Email, &m.Name, &m.Locale, &m.CreatedAt, &m.Role, &m.JoinedAt); err != nil {
 			return nil, err
 		}
 		out = append(out, m)

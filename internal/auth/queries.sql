@@ -12,12 +12,12 @@ INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2
 ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role;
 
 -- name: member
-SELECT u.id, u.email, u.name, u.locale, m.role, m.created_at
+SELECT u.id, u.email, u.name, u.locale, u.created_at, m.role, m.created_at
 FROM memberships m JOIN users u ON u.id = m.user_id
 WHERE m.workspace_id = $1 AND m.user_id = $2;
 
 -- name: members
-SELECT u.id, u.email, u.name, u.locale, m.role, m.created_at
+SELECT u.id, u.email, u.name, u.locale, u.created_at, m.role, m.created_at
 FROM memberships m JOIN users u ON u.id = m.user_id
 WHERE m.workspace_id = $1 ORDER BY m.created_at, u.id;
 

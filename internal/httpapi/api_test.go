@@ -97,3 +97,22 @@ func TestHealthReadyMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestWorkspaceSettingsMerge(t *testing.T) {
+	a := testutil.New(t, "sqlite", testutil.Options{})
+	w := a.Setup("Mağaza", "owner@example.com")
+	c := a.Client(w.Token)
+	r := c.Must(http.StatusOK, "PATCH", "/api/v1/workspace", map[string]any{"settings": map[string]any{"continuity_window_days": 3}}).JSON()
+	s := r["settings"].(map[string]any)
+	if s["continuity_window_days"] != float64(3) || s["phone_region"] != "TR" || s["continuity"] != true {
+		t.Fatalf("settings after a partial patch: %v", s)
+	}
+	bad := c.Do("PATCH", "/api/v1/workspace", map[string]any{"settings": map[string]any{"colour": "blue"}})
+	if bad.Status != http.StatusBadRequest || bad.ErrorCode() != "unknown_field" || !strings.Contains(string(bad.Body), "settings.colour") {
+		t.Fatalf("unknown setting: %d %s", bad.Status, bad.Body)
+	}
+	m := c.Must(http.StatusOK, "GET", "/api/v1/users/"+w.OwnerID, nil).JSON()
+	if m["created_at"] == float64(0) || m["joined_at"] == float64(0) {
+		t.Fatalf("member times: %v", m)
+	}
+}

@@ -1,7 +1,10 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -9,7 +12,6 @@ import (
 
 	"github.com/kanal-dev/kanal/internal/auth"
 	"github.com/kanal-dev/kanal/internal/errs"
-	"github.com/kanal-dev/kanal/internal/workspace"
 )
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
@@ -110,8 +112,8 @@ func (s *Server) patchWorkspace(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in := struct {
-		Name     *string             `json:"name"`
-		Settings *workspace.Settings `json:"settings"`
+		Name     *string         `json:"name"`
+		Settings json.RawMessage `json:"settings"`
 	}{}
 	if err := s.decode(r, &in); err != nil {
 		return err
@@ -120,8 +122,13 @@ func (s *Server) patchWorkspace(w http.ResponseWriter, r *http.Request) error {
 	if in.Name != nil {
 		name = *in.Name
 	}
-	if in.Settings != nil {
-		settings = *in.Settings
+	if len(in.Settings) > 0 {
+		// Settings merge: keys not sent keep their value.
+		dec := json.NewDecoder(bytes.NewReader(in.Settings))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&settings); err != nil {
+			return prefixFields(jsonError(err), "settings.")
+		}
 	}
 	ws, err = s.Workspaces.Update(r.Context(), p.Actor(), p.WorkspaceID, name, settings)
 	if err != nil {
@@ -129,6 +136,20 @@ func (s *Server) patchWorkspace(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, ws)
 	return nil
+}
+
+// prefixFields names the fields of a nested object's errors from the top.
+func prefixFields(err error, prefix string) error {
+	var he *httpError
+	if errors.As(err, &he) && len(he.fields) > 0 {
+		f := map[string]string{}
+		for k, v := range he.fields {
+			f[prefix+k] = v
+		}
+		he.fields = f
+		he.msg = strings.Replace(he.msg, `"`, `"`+prefix, 1)
+	}
+	return err
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
