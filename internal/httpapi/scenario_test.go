@@ -7,10 +7,12 @@ package httpapi_test
 // badinput_test.go.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -368,6 +370,75 @@ func (e *env) waitStatus(convID, msgID, status string) msgJSON {
 	return m
 }
 
+// loginFrom posts a login from the given loopback address (127.0.0.0/8), so
+// that the server sees a distinct client address.
+func loginFrom(t testing.TB, a *testutil.App, ip, email, password string) testutil.Response {
+	t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	tr := &http.Transport{DialContext: d.DialContext}
+	defer tr.CloseIdleConnections()
+	b, _ := json.Marshal(map[string]any{"email": email, "password": password})
+	resp, err := (&http.Client{Transport: tr, Timeout: 30 * time.Second}).Post(a.URL+"/api/v1/auth/login", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("login from %s: %v", ip, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return testutil.Response{Status: resp.StatusCode, Header: resp.Header, Body: body}
+}
+
+// postJSON is a goroutine-safe POST (testutil.Client fails the test from
+// the calling goroutine, which must be the test's own).
+func postJSON(a *testutil.App, token, path string, body any) (int, []byte, error) {
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequest("POST", a.URL+path, bytes.NewReader(b))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, out, err
+}
+
+// concurrently posts n inbound messages at once (body(i) for the i-th) and
+// returns the results, failing unless all are 202.
+func (e *env) concurrently(n int, inboxID string, body func(i int) map[string]any) []ingestJSON {
+	e.t.Helper()
+	out := make([]ingestJSON, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			status, b, err := postJSON(e.a, e.ws.Token, "/api/v1/inboxes/"+inboxID+"/inbound", body(i))
+			if err == nil && status != http.StatusAccepted {
+				err = fmt.Errorf("status %d: %s", status, b)
+			}
+			if err == nil {
+				err = json.Unmarshal(b, &out[i])
+			}
+			errs[i] = err
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			e.t.Fatalf("concurrent inbound %d: %v", i, err)
+		}
+	}
+	return out
+}
+
 // ---------------------------------------------------------------------------
 // Scenarios
 
@@ -471,6 +542,97 @@ var scenarios = []scenario{
 		}
 		// API tokens are not affected.
 		call(t, e.owner, http.StatusOK, "GET", "/api/v1/me", nil)
+	}},
+
+	{name: "login attempts for one e-mail are limited across client addresses", run: func(t *testing.T, e *env) {
+		var limited testutil.Response
+		for i := 2; i < 40; i++ {
+			r := loginFrom(t, e.a, fmt.Sprintf("127.0.0.%d", i), e.ws.Email, "wrong-password-1")
+			if r.Status == http.StatusTooManyRequests {
+				limited = r
+				break
+			}
+			wantErr(t, fmt.Sprintf("attempt from 127.0.0.%d", i), r, http.StatusUnauthorized, "bad_credentials")
+		}
+		wantErr(t, "attempts from many addresses", limited, http.StatusTooManyRequests, "rate_limited")
+		if limited.Header.Get("Retry-After") == "" {
+			t.Fatal("no Retry-After")
+		}
+		// Another account from a fresh address is not limited.
+		if r := loginFrom(t, e.a, "127.0.0.99", "other@acme.test", "wrong-password-1"); r.Status != http.StatusUnauthorized {
+			t.Fatalf("other account: %d %s", r.Status, r.Body)
+		}
+	}},
+
+	{name: "the per-e-mail login limit counts every spelling of the address",
+		bug: "internal/httpapi/session.go login keys the per-e-mail limiter on strings.ToLower(strings.TrimSpace(in.Email)) while auth.Login " +
+			"accepts any RFC 5322 form (mail.ParseAddress): \"x <owner@acme.test>\", \"<owner@acme.test>\"... each get a fresh budget, so " +
+			"guessing from many addresses is never limited per account",
+		run: func(t *testing.T, e *env) {
+			// Such a spelling names the account.
+			if r := loginFrom(t, e.a, "127.0.0.200", "Owner <"+e.ws.Email+">", testutil.Password); r.Status != http.StatusOK {
+				t.Fatalf("login with a display name: %d %s", r.Status, r.Body)
+			}
+			limited := false
+			for i := 2; i < 40 && !limited; i++ {
+				spelling := fmt.Sprintf("Guess %d <%s>", i, e.ws.Email)
+				r := loginFrom(t, e.a, fmt.Sprintf("127.0.0.%d", i), spelling, "wrong-password-1")
+				limited = r.Status == http.StatusTooManyRequests
+			}
+			if !limited {
+				t.Fatal("38 wrong passwords for one account from 38 addresses were never rate limited")
+			}
+		}},
+
+	{name: "concurrent retries of one inbound message store it once", run: func(t *testing.T, e *env) {
+		ib, _ := e.apiInbox("App")
+		res := e.concurrently(8, ib, func(int) map[string]any {
+			return map[string]any{"external_message_id": "same", "text": "Merhaba", "customer": map[string]any{"email": "race@example.com"}}
+		})
+		fresh := 0
+		for _, r := range res {
+			if !r.Duplicate {
+				fresh++
+			}
+			if r.MessageID != res[0].MessageID || r.ConversationID != res[0].ConversationID || r.CustomerID != res[0].CustomerID {
+				t.Fatalf("retries landed apart: %+v", res)
+			}
+		}
+		if fresh != 1 {
+			t.Fatalf("%d of 8 identical posts were stored as new: %+v", fresh, res)
+		}
+		if n := len(e.messages(res[0].ConversationID)); n != 1 {
+			t.Fatalf("messages: %d", n)
+		}
+		for i, ev := range allEvents(t, e.owner) {
+			if ev.Seq != int64(i+1) {
+				t.Fatalf("event seq gap at %d: %d", i, ev.Seq)
+			}
+		}
+	}},
+
+	{name: "concurrent first messages of a new customer make one customer and one conversation", run: func(t *testing.T, e *env) {
+		ibA, _ := e.apiInbox("A")
+		ibB, _ := e.apiInbox("B")
+		res := e.concurrently(8, ibA, func(i int) map[string]any {
+			return map[string]any{"external_message_id": fmt.Sprintf("m-%d", i), "text": strconv.Itoa(i),
+				"customer": map[string]any{"email": "burst@example.com", "phone": "+90 532 999 88 77"}}
+		})
+		res = append(res, e.inbound(ibB, "b-1", map[string]any{"phone": "05329998877"}, "B"))
+		for _, r := range res {
+			if r.Duplicate || r.CustomerID != res[0].CustomerID || r.ConversationID != res[0].ConversationID {
+				t.Fatalf("burst split: %+v", res)
+			}
+		}
+		if n := len(e.messages(res[0].ConversationID)); n != 9 {
+			t.Fatalf("messages: %d, want 9", n)
+		}
+		if n := len(decodePage[map[string]any](t, call(t, e.owner, http.StatusOK, "GET", "/api/v1/customers", nil)).Items); n != 1 {
+			t.Fatalf("customers: %d, want 1", n)
+		}
+		if n := len(e.conversationIDs(e.owner, "")); n != 1 {
+			t.Fatalf("conversations: %d, want 1", n)
+		}
 	}},
 
 	{name: "cookie requests from another site are refused, bearer requests are not", run: func(t *testing.T, e *env) {

@@ -144,7 +144,10 @@ func prefixFields(err error, prefix string) error {
 	if errors.As(err, &he) && len(he.fields) > 0 {
 		f := map[string]string{}
 		for k, v := range he.fields {
-			f[prefix+k] = v
+			if k == "body" { // the nested value itself
+				k = ""
+			}
+			f[strings.TrimSuffix(prefix+k, ".")] = v
 		}
 		he.fields = f
 		he.msg = strings.Replace(he.msg, `"`, `"`+prefix, 1)
