@@ -142,7 +142,7 @@ func (s *Service) SetRole(ctx context.Context, tx *store.Tx, actor event.Actor, 
 	if _, err := tx.Exec(ctx, q.Get(tx.Dialect(), "upsert-member"), workspaceID, userID, string(role), store.Now()); err != nil {
 		return fmt.Errorf("set role: %w", err)
 	}
-	s.forgetUser(userID)
+	tx.AfterCommit(func() { s.forgetUser(userID) })
 	_, err := s.log.Append(ctx, tx, workspaceID, event.New{Type: event.MembershipChanged, Actor: actor,
 		Data: map[string]any{"user_id": userID, "role": role}})
 	return err

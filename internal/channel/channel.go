@@ -63,6 +63,13 @@ func (d *Delivery) handle(ctx context.Context, j jobs.Job) error {
 	if err != nil {
 		return err
 	}
+	if m.Status == conversation.StatusFailed {
+		// The job was dead and someone asked to retry it: queue the message again.
+		if err := d.db.Write(ctx, func(tx *store.Tx) error { return d.conv.Requeue(ctx, tx, j.WorkspaceID, m.ID) }); err != nil {
+			return err
+		}
+		m.Status = conversation.StatusQueued
+	}
 	if m.Status != conversation.StatusQueued {
 		return nil // already sent (a retry after a crash between send and record)
 	}

@@ -1,5 +1,5 @@
 -- name: message-by-provider-id
-SELECT id, conversation_id, customer_id FROM messages WHERE inbox_id = $1 AND provider_id = $2;
+SELECT id, conversation_id, customer_id FROM messages WHERE inbox_id = $1 AND provider_id = $2 AND direction = 'in';
 
 -- name: open-for-customer
 SELECT id, status FROM conversations

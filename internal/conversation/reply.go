@@ -173,6 +173,26 @@ func (s *Service) SetStatus(ctx context.Context, tx *store.Tx, workspaceID, mess
 	return true, err
 }
 
+// Requeue puts a failed outbound message back in the queue, for a delivery
+// that someone asked to try again. The status machine never moves backwards
+// on its own; this is the one deliberate way back.
+func (s *Service) Requeue(ctx context.Context, tx *store.Tx, workspaceID, messageID string) error {
+	m, err := s.getMessage(ctx, tx, workspaceID, messageID)
+	if err != nil {
+		return err
+	}
+	if m.Direction != DirectionOut || m.Status != StatusFailed {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, q.Get(tx.Dialect(), "set-message-status"), workspaceID, messageID, StatusQueued, "", nil, store.Now()); err != nil {
+		return fmt.Errorf("requeue message: %w", err)
+	}
+	_, err = s.log.Append(ctx, tx, workspaceID, event.New{Type: event.MessageStatusChanged, CustomerID: m.CustomerID,
+		ConversationID: m.ConversationID, Actor: event.System,
+		Data: map[string]any{"message_id": m.ID, "from": m.Status, "status": StatusQueued, "reason": "retry"}})
+	return err
+}
+
 // GetMessageTx returns a message inside a transaction.
 func (s *Service) GetMessageTx(ctx context.Context, tx *store.Tx, workspaceID, id string) (Message, error) {
 	return s.getMessage(ctx, tx, workspaceID, id)

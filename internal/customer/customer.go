@@ -49,6 +49,9 @@ type Identity struct {
 type Claim struct {
 	Kind  string
 	Value string
+	// Field names the request field the claim came from, for error
+	// messages ("email", "identities[2]"); empty means "customer.<kind>".
+	Field string
 }
 
 // Profile is what an inbound item or an agent says about a customer.
@@ -101,7 +104,17 @@ func normalizeClaims(claims []Claim, region string) ([]Claim, []string, error) {
 	for _, c := range claims {
 		n, err := Normalize(c.Kind, c.Value, region)
 		if err != nil {
-			v.Add("customer."+c.Kind, err.Error())
+			field, isList := c.Field, strings.HasSuffix(c.Field, "]")
+			if field == "" {
+				field = "customer." + c.Kind
+			}
+			switch {
+			case errors.Is(err, ErrUnknownKind) && isList:
+				field += ".kind"
+			case isList:
+				field += ".value"
+			}
+			v.Add(field, err.Error())
 			continue
 		}
 		key := c.Kind + "\x00" + n
@@ -268,12 +281,18 @@ func (s *Service) addIdentity(ctx context.Context, tx *store.Tx, workspaceID, cu
 // Create adds a customer by hand (an agent or an integration), with the
 // identities given plus those implied by e-mail and phone.
 func (s *Service) Create(ctx context.Context, actor event.Actor, workspaceID, region string, p Profile, ids []Claim) (Customer, error) {
-	claims := append([]Claim{}, ids...)
+	claims := make([]Claim, 0, len(ids)+2)
+	for i, c := range ids {
+		if c.Field == "" {
+			c.Field = fmt.Sprintf("identities[%d]", i)
+		}
+		claims = append(claims, c)
+	}
 	if p.Email != "" {
-		claims = append(claims, Claim{Kind: KindEmail, Value: p.Email})
+		claims = append(claims, Claim{Kind: KindEmail, Value: p.Email, Field: "email"})
 	}
 	if p.Phone != "" {
-		claims = append(claims, Claim{Kind: KindPhone, Value: p.Phone})
+		claims = append(claims, Claim{Kind: KindPhone, Value: p.Phone, Field: "phone"})
 	}
 	claims, norm, err := normalizeClaims(claims, region)
 	if err != nil {
@@ -373,6 +392,9 @@ func (s *Service) Update(ctx context.Context, actor event.Actor, workspaceID, re
 // AddIdentity attaches one more identity to a customer.
 func (s *Service) AddIdentity(ctx context.Context, actor event.Actor, workspaceID, region, id, kind, value string) (Identity, error) {
 	norm, err := Normalize(kind, value, region)
+	if errors.Is(err, ErrUnknownKind) {
+		return Identity{}, errs.Invalid("kind", err.Error())
+	}
 	if err != nil {
 		return Identity{}, errs.Invalid("value", err.Error())
 	}

@@ -1,6 +1,7 @@
 package customer
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -55,5 +56,8 @@ func Normalize(kind, value, region string) (string, error) {
 	case KindMessenger, KindInstagram, KindWebVisitor, KindExternalID:
 		return value, nil
 	}
-	return "", fmt.Errorf("unknown identity kind %q", kind)
+	return "", fmt.Errorf("%w %q (known: %s)", ErrUnknownKind, kind, strings.Join(Kinds, ", "))
 }
+
+// ErrUnknownKind is returned by Normalize for a kind Kanal does not know.
+var ErrUnknownKind = errors.New("unknown identity kind")

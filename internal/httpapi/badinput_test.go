@@ -127,12 +127,14 @@ func TestBadBodies(t *testing.T) {
 	testutil.Run(t, func(t *testing.T, a *testutil.App) {
 		tn, paths := badBodyFixture(t, a)
 		seq := lastSeq(t, tn.owner)
+		checked := 0
 		for _, rt := range routes {
 			cases := append([]badCase{}, generic...)
 			for _, w := range wrongTypes[rt.String()] {
 				cases = append(cases, badCase{"wrong type " + w.body, w.body, nil, 400, "invalid_input", w.field})
 			}
 			for _, c := range cases {
+				checked++
 				r := tn.owner.Do(rt.Method, paths[rt.String()], c.body, c.headers...)
 				what := rt.String() + ": " + c.what
 				if r.Status != c.status || r.ErrorCode() != c.code {
@@ -148,6 +150,9 @@ func TestBadBodies(t *testing.T) {
 					t.Fatalf("%s: a refused request appended events (%d -> %d)", what, seq, got)
 				}
 			}
+		}
+		if checked < 15*len(generic) {
+			t.Fatalf("only %d bad requests checked", checked)
 		}
 		// A JSON content type with parameters is JSON.
 		call(t, tn.owner, http.StatusCreated, "POST", "/api/v1/teams", map[string]any{"name": "Charset"}, "Content-Type", "application/json; charset=utf-8")
@@ -276,6 +281,28 @@ func TestBadQueryParams(t *testing.T) {
 		for _, p := range []string{"/api/v1/conversations?limit=1", "/api/v1/conversations?limit=200", "/api/v1/customers?limit=200&cursor=",
 			"/api/v1/events?limit=1000&after=0", "/api/v1/customers/" + cust + "/timeline?limit=200&before=1", "/api/v1/jobs/dead?limit=200"} {
 			call(t, tn.owner, http.StatusOK, "GET", p, nil)
+		}
+	})
+}
+
+func TestValidationFieldsNameTheRequestsFields(t *testing.T) {
+	testutil.Run(t, func(t *testing.T, a *testutil.App) {
+		e := newEnv(t, a, "Acme", "owner@acme.test")
+		id := str(call(t, e.owner, http.StatusCreated, "POST", "/api/v1/customers", map[string]any{"name": "Ayşe", "email": "ayse@example.com"}).JSON(), "id")
+		for _, c := range []struct {
+			path  string
+			body  map[string]any
+			field string
+		}{
+			{"/api/v1/customers", map[string]any{"email": "not-an-email"}, "email"},
+			{"/api/v1/customers", map[string]any{"phone": "12"}, "phone"},
+			{"/api/v1/customers", map[string]any{"identities": []map[string]any{{"kind": "fax", "value": "1"}}}, "identities[0].kind"},
+			{"/api/v1/customers/" + id + "/identities", map[string]any{"kind": "fax", "value": "1"}, "kind"},
+		} {
+			f := wantErr(t, fmt.Sprint(c.path, c.body), e.owner.Do("POST", c.path, c.body), http.StatusBadRequest, "invalid_input")
+			if _, ok := f[c.field]; !ok {
+				t.Errorf("POST %s %v: fields %v, want %q", c.path, c.body, f, c.field)
+			}
 		}
 	})
 }

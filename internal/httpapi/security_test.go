@@ -179,9 +179,11 @@ func TestCrossWorkspaceWalk(t *testing.T) {
 		}
 		bSeq := lastSeq(t, B.owner)
 
+		walked := 0
 		for _, rt := range routes {
 			path := rt.Path
 			if strings.Contains(path, "{id}") {
+				walked++
 				kind := idKind(t, rt)
 				id, ok := B.ids[kind]
 				if !ok {
@@ -201,6 +203,10 @@ func TestCrossWorkspaceWalk(t *testing.T) {
 				t.Errorf("%s: status %d: %s", rt, r.Status, r.Body)
 			}
 			leak(rt.String(), r)
+		}
+
+		if walked < 20 {
+			t.Fatalf("only %d routes with {id} walked", walked)
 		}
 
 		// Filters and searches naming B's things find nothing in A.

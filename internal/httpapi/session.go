@@ -12,6 +12,7 @@ import (
 
 	"github.com/kanal-dev/kanal/internal/auth"
 	"github.com/kanal-dev/kanal/internal/errs"
+	"github.com/kanal-dev/kanal/internal/text"
 )
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
@@ -44,7 +45,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decode(r, &in); err != nil {
 		return err
 	}
-	for _, key := range []string{"ip:" + clientIP(r), "email:" + strings.ToLower(strings.TrimSpace(in.Email))} {
+	who, err := text.Email(in.Email)
+	if err != nil {
+		who = strings.ToLower(strings.TrimSpace(in.Email))
+	}
+	for _, key := range []string{"ip:" + clientIP(r), "email:" + who} {
 		if ok, wait := s.limiter.allow(key, loginEvery, loginBurst); !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 			return errs.New(errs.ErrRateLimited, "rate_limited", "too many login attempts; wait %d seconds", int(wait.Seconds())+1)

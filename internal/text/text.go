@@ -60,7 +60,9 @@ func Email(s string) (string, error) {
 	if at <= 0 || at == len(a.Address)-1 {
 		return "", fmt.Errorf("not an e-mail address")
 	}
-	local := strings.ToLowerSpecial(unicode.TurkishCase, a.Address[:at])
+	// İ is i; any other letter lower-cases as usual (ASCII I must become i,
+	// not the Turkish dotless ı, or DENIZ@ and deniz@ would differ).
+	local := strings.ToLower(strings.ReplaceAll(a.Address[:at], "İ", "i"))
 	domain, err := idna.Lookup.ToASCII(strings.ToLower(a.Address[at+1:]))
 	if err != nil {
 		return "", fmt.Errorf("bad e-mail domain: %w", err)

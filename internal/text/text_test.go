@@ -28,6 +28,7 @@ func TestEmail(t *testing.T) {
 		{in: "Ayse@Example.COM", want: "ayse@example.com"},
 		{in: "İLKER@ÖRNEK.com.tr", want: "ilker@xn--rnek-4qa.com.tr"},
 		{in: "Ali Veli <ali@example.com>", want: "ali@example.com"},
+		{in: "DENIZ.ILHAN@example.com", want: "deniz.ilhan@example.com"},
 		{in: "not-an-address", bad: true},
 		{in: "", bad: true},
 	}

@@ -160,7 +160,10 @@ CREATE TABLE messages (
   updated_at      INTEGER NOT NULL
 );
 CREATE INDEX messages_conversation ON messages(conversation_id, created_at, id);
-CREATE UNIQUE INDEX messages_provider ON messages(inbox_id, provider_id) WHERE provider_id IS NOT NULL;
+-- An inbound provider id is the idempotency key of a channel: unique per inbox.
+-- Outbound ids are the provider's answer and live in a namespace of their own.
+CREATE UNIQUE INDEX messages_provider_in ON messages(inbox_id, provider_id) WHERE provider_id IS NOT NULL AND direction = 'in';
+CREATE INDEX messages_provider_out ON messages(inbox_id, provider_id) WHERE provider_id IS NOT NULL AND direction = 'out';
 
 CREATE TABLE events (
   id              INTEGER PRIMARY KEY AUTOINCREMENT,
