@@ -462,7 +462,11 @@ func (s *Service) CreateToken(ctx context.Context, workspaceID, userID, name str
 		if _, err := s.MemberTx(ctx, tx, workspaceID, userID); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, q.Get(tx.Dialect(), "insert-token"), t.ID, workspaceID, userID, name, hashToken(plain), t.CreatedAt)
+		if _, err := tx.Exec(ctx, q.Get(tx.Dialect(), "insert-token"), t.ID, workspaceID, userID, name, hashToken(plain), t.CreatedAt); err != nil {
+			return err
+		}
+		_, err := s.log.Append(ctx, tx, workspaceID, event.New{Type: event.TokenCreated,
+			Actor: event.Actor{Kind: event.ActorUser, ID: userID}, Data: t})
 		return err
 	})
 	if err != nil {
@@ -498,8 +502,11 @@ func (s *Service) RevokeToken(ctx context.Context, workspaceID, id string) error
 		if err != nil {
 			return err
 		}
-		n, _ = res.RowsAffected()
-		return nil
+		if n, _ = res.RowsAffected(); n == 0 {
+			return nil
+		}
+		_, err = s.log.Append(ctx, tx, workspaceID, event.New{Type: event.TokenRevoked, Data: map[string]string{"id": id}})
+		return err
 	})
 	if err != nil {
 		return err

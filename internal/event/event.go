@@ -40,6 +40,8 @@ const (
 	NoteCreated          = "note.created"
 	JobDead              = "job.dead"
 	WorkspaceUpdated     = "workspace.updated"
+	TokenCreated         = "token.created"
+	TokenRevoked         = "token.revoked"
 )
 
 // Actor kinds.
