@@ -129,7 +129,7 @@ CREATE TABLE conversations (
 CREATE INDEX conversations_list ON conversations(workspace_id, last_activity_at DESC, id DESC);
 CREATE INDEX conversations_status ON conversations(workspace_id, status, last_activity_at DESC, id DESC);
 CREATE INDEX conversations_assignee ON conversations(workspace_id, assignee_id, last_activity_at DESC, id DESC);
-CREATE INDEX conversations_customer ON conversations(customer_id, status);
+CREATE INDEX conversations_customer ON conversations(workspace_id, customer_id, last_activity_at DESC, id DESC);
 
 CREATE TABLE conversation_labels (
   workspace_id    TEXT NOT NULL,
