@@ -12,7 +12,9 @@ import (
 	"github.com/kanal-dev/kanal/internal/customer"
 	"github.com/kanal-dev/kanal/internal/errs"
 	"github.com/kanal-dev/kanal/internal/event"
+	"github.com/kanal-dev/kanal/internal/inbox"
 	"github.com/kanal-dev/kanal/internal/store"
+	"github.com/kanal-dev/kanal/internal/workspace"
 )
 
 // Limits of an inbound message.
@@ -89,23 +91,55 @@ func (in *Inbound) validate() error {
 // returns after commit; a retried message returns the first one's ids with
 // Duplicate set and stores nothing.
 func (s *Service) Ingest(ctx context.Context, in Inbound) (IngestResult, error) {
-	if err := in.validate(); err != nil {
+	p, err := s.Prepare(ctx, in)
+	if err != nil {
 		return IngestResult{}, err
+	}
+	var res IngestResult
+	err = s.db.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		res, err = s.IngestTx(ctx, tx, p)
+		return err
+	})
+	if err != nil {
+		return IngestResult{}, err
+	}
+	return res, nil
+}
+
+// Prepared is an inbound message checked and ready to be stored.
+type Prepared struct {
+	in       Inbound
+	settings workspace.Settings
+	inbox    inbox.Inbox
+}
+
+// Prepare validates an inbound message and reads what storing it needs
+// (outside the write transaction, from caches).
+func (s *Service) Prepare(ctx context.Context, in Inbound) (Prepared, error) {
+	if err := in.validate(); err != nil {
+		return Prepared{}, err
 	}
 	w, err := s.ws.Get(ctx, in.WorkspaceID)
 	if err != nil {
-		return IngestResult{}, err
+		return Prepared{}, err
 	}
 	ib, err := s.inboxes.Get(ctx, in.WorkspaceID, in.InboxID)
 	if err != nil {
-		return IngestResult{}, err
+		return Prepared{}, err
 	}
 	if in.HTML != "" {
 		in.HTML = s.Sanitize(in.HTML)
 	}
+	return Prepared{in: in, settings: w.Settings, inbox: ib}, nil
+}
+
+// IngestTx stores a prepared inbound message inside tx (see Ingest), so a
+// channel can store all the items of one webhook call atomically.
+func (s *Service) IngestTx(ctx context.Context, tx *store.Tx, p Prepared) (IngestResult, error) {
+	in, ib := p.in, p.inbox
 	var res IngestResult
-	err = s.db.Write(ctx, func(tx *store.Tx) error {
-		res = IngestResult{}
+	err := func() error {
 		d := tx.Dialect()
 		err := tx.QueryRow(ctx, q.Get(d, "message-by-provider-id"), in.InboxID, in.ProviderID).Scan(&res.MessageID, &res.ConversationID, &res.CustomerID)
 		if err == nil {
@@ -116,7 +150,7 @@ func (s *Service) Ingest(ctx context.Context, in Inbound) (IngestResult, error) 
 			return fmt.Errorf("dedupe: %w", err)
 		}
 		actor := event.Actor{Kind: event.ActorCustomer}
-		res.CustomerID, res.NewCustomer, err = s.customers.Resolve(ctx, tx, in.WorkspaceID, w.Settings.PhoneRegion, in.Claims, in.Profile, actor)
+		res.CustomerID, res.NewCustomer, err = s.customers.Resolve(ctx, tx, in.WorkspaceID, p.settings.PhoneRegion, in.Claims, in.Profile, actor)
 		if err != nil {
 			return err
 		}
@@ -124,8 +158,8 @@ func (s *Service) Ingest(ctx context.Context, in Inbound) (IngestResult, error) 
 		now := store.Now()
 		status := ""
 		if !res.NewCustomer {
-			if w.Settings.Continuity {
-				since := now - w.Settings.ContinuityWindow().Milliseconds()
+			if p.settings.Continuity {
+				since := now - p.settings.ContinuityWindow().Milliseconds()
 				err = tx.QueryRow(ctx, q.Get(d, "open-for-customer"), in.WorkspaceID, res.CustomerID, since).Scan(&res.ConversationID, &status)
 			} else {
 				err = tx.QueryRow(ctx, q.Get(d, "open-for-customer-in-inbox"), in.WorkspaceID, res.CustomerID, in.InboxID).Scan(&res.ConversationID, &status)
@@ -174,7 +208,7 @@ func (s *Service) Ingest(ctx context.Context, in Inbound) (IngestResult, error) 
 		_, err = s.log.Append(ctx, tx, in.WorkspaceID, event.New{Type: event.MessageCreated, CustomerID: m.CustomerID,
 			ConversationID: m.ConversationID, Actor: actor, Data: m})
 		return err
-	})
+	}()
 	if err != nil {
 		return IngestResult{}, err
 	}
