@@ -46,10 +46,21 @@ type Services struct {
 	Jobs          *jobs.Queue
 	Dispatcher    *event.Dispatcher
 	Bus           *bus.InProc
+	Webhooks      *channel.Webhooks
 }
 
-// Open opens the database (applying migrations) and builds the services.
-func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Services, error) {
+// Adapters returns the channel adapters Kanal ships, with their provider
+// clients.
+func Adapters() []channel.Adapter {
+	return []channel.Adapter{api.NewSender(nil)}
+}
+
+// Open opens the database (applying migrations) and builds the services
+// with the given channel adapters (nil: Adapters()).
+func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, adapters []channel.Adapter) (*Services, error) {
+	if adapters == nil {
+		adapters = Adapters()
+	}
 	key, err := secret.LoadKey(cfg.SecretKey, cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -69,15 +80,16 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Service
 	s.Workspaces = workspace.NewService(db, s.Log)
 	s.Auth = auth.NewService(db, s.Log, s.Workspaces)
 	s.Teams = team.NewService(db, s.Log)
-	s.Inboxes = inbox.NewService(db, s.Log, box, api.Type())
+	types, senders, receivers := channel.Split(adapters)
+	s.Inboxes = inbox.NewService(db, s.Log, box, types...)
 	s.Customers = customer.NewService(db, s.Log)
 	s.Conversations = conversation.NewService(db, s.Log, s.Workspaces, s.Customers, s.Inboxes,
 		func(ctx context.Context, tx *store.Tx, workspaceID, kind string, payload any) error {
 			_, err := s.Jobs.Enqueue(ctx, tx, workspaceID, kind, payload, time.Time{})
 			return err
 		})
-	channel.NewDelivery(db, s.Conversations, s.Customers, s.Inboxes,
-		map[string]channel.Sender{api.TypeName: api.NewSender(nil)}, logger).Register(s.Jobs)
+	channel.NewDelivery(db, s.Conversations, s.Customers, s.Inboxes, senders, logger).Register(s.Jobs)
+	s.Webhooks = channel.NewWebhooks(db, s.Workspaces, s.Conversations, s.Customers, s.Inboxes, receivers, logger)
 	return s, nil
 }
 
@@ -89,7 +101,7 @@ func (s *Services) Close() error { return s.DB.Close() }
 // finish their jobs, queued writes commit, and the database closes.
 func Serve(ctx context.Context, cfg config.Config, version string, logger *slog.Logger, ready func(addr string)) error {
 	start := time.Now()
-	s, err := Open(ctx, cfg, logger)
+	s, err := Open(ctx, cfg, logger, nil)
 	if err != nil {
 		return err
 	}
@@ -126,7 +138,7 @@ func Serve(ctx context.Context, cfg config.Config, version string, logger *slog.
 	}
 	api := httpapi.New(httpapi.Deps{
 		DB: s.DB, Log: s.Log, Workspaces: s.Workspaces, Auth: s.Auth, Teams: s.Teams, Inboxes: s.Inboxes,
-		Customers: s.Customers, Conversations: s.Conversations, Jobs: s.Jobs, Metrics: m, Logger: logger,
+		Customers: s.Customers, Conversations: s.Conversations, Jobs: s.Jobs, Webhooks: s.Webhooks, Metrics: m, Logger: logger,
 		PublicURL: cfg.PublicURL, MaxBody: cfg.MaxBody, Version: version,
 		SecureCookies: len(cfg.PublicURL) > 8 && cfg.PublicURL[:8] == "https://",
 	})

@@ -31,6 +31,28 @@ type Sender interface {
 	Send(ctx context.Context, o Outbound) (providerID string, err error)
 }
 
+// Adapter is one channel: its inbox type and how replies go out. An adapter
+// whose provider calls Kanal also implements Receiver (and Challenger).
+type Adapter interface {
+	Type() inbox.Type
+	Sender
+}
+
+// Split sorts adapters into inbox types, senders and webhook receivers.
+func Split(adapters []Adapter) ([]inbox.Type, map[string]Sender, map[string]Receiver) {
+	var types []inbox.Type
+	senders, receivers := map[string]Sender{}, map[string]Receiver{}
+	for _, a := range adapters {
+		t := a.Type()
+		types = append(types, t)
+		senders[t.Name] = a
+		if r, ok := a.(Receiver); ok {
+			receivers[t.Name] = r
+		}
+	}
+	return types, senders, receivers
+}
+
 // Delivery runs the deliver_message jobs.
 type Delivery struct {
 	db        *store.DB

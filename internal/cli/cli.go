@@ -132,7 +132,7 @@ func openServices(ctx context.Context, cfg config.Config, stderr io.Writer) (*ap
 	if err := cfg.Validate(); err != nil {
 		return nil, usageError(err.Error())
 	}
-	return app.Open(ctx, cfg, newLogger(stderr, "text", "warn"))
+	return app.Open(ctx, cfg, newLogger(stderr, "text", "warn"), nil)
 }
 
 func setup(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {

@@ -135,6 +135,12 @@ type Message struct {
 	StatusReason   string       `json:"status_reason"`
 	CreatedAt      int64        `json:"created_at"`
 	UpdatedAt      int64        `json:"updated_at"`
+	// ContentType is text, image, audio, video, document, sticker,
+	// location, contacts, interactive, reaction, template or unsupported.
+	ContentType string `json:"content_type"`
+	// Raw keeps the provider's payload of a message Kanal could not fully
+	// map (and a template's parameters on outbound).
+	Raw string `json:"raw,omitempty"`
 }
 
 // Service manages conversations and messages.
@@ -194,7 +200,8 @@ func scanMessage(r scanner) (Message, error) {
 	var author, provider sql.NullString
 	var atts string
 	if err := r.Scan(&m.ID, &m.WorkspaceID, &m.ConversationID, &m.CustomerID, &m.InboxID, &m.Channel, &m.Kind, &m.Direction,
-		&m.AuthorKind, &author, &m.Text, &m.HTML, &atts, &provider, &m.Status, &m.StatusReason, &m.CreatedAt, &m.UpdatedAt); err != nil {
+		&m.AuthorKind, &author, &m.Text, &m.HTML, &atts, &provider, &m.Status, &m.StatusReason, &m.CreatedAt, &m.UpdatedAt,
+		&m.ContentType, &m.Raw); err != nil {
 		return Message{}, err
 	}
 	m.AuthorID, m.ProviderID = ptrString(author), ptrString(provider)
@@ -289,11 +296,18 @@ func (s *Service) insertMessage(ctx context.Context, tx *store.Tx, m *Message) e
 	}
 	_, err := tx.Exec(ctx, q.Get(tx.Dialect(), "insert-message"), m.ID, m.WorkspaceID, m.ConversationID, m.CustomerID, m.InboxID,
 		m.Channel, m.Kind, m.Direction, m.AuthorKind, nullPtr(m.AuthorID), m.Text, m.HTML, string(atts), nullPtr(m.ProviderID),
-		m.Status, m.StatusReason, m.CreatedAt)
+		m.Status, m.StatusReason, m.CreatedAt, m.contentType(), m.Raw)
 	if err != nil {
 		return fmt.Errorf("insert message: %w", err)
 	}
 	return nil
+}
+
+func (m *Message) contentType() string {
+	if m.ContentType == "" {
+		m.ContentType = "text"
+	}
+	return m.ContentType
 }
 
 func normLabels(in []string) []string {

@@ -38,6 +38,10 @@ type Inbound struct {
 	Attachments []Attachment
 	// At is when the provider says the message was sent (zero: now).
 	At time.Time
+	// ContentType names what the message carries (default text); Raw keeps
+	// the provider's payload for types Kanal shows only generically.
+	ContentType string
+	Raw         string
 }
 
 // IngestResult tells where an inbound message landed.
@@ -61,7 +65,10 @@ func (in *Inbound) validate() error {
 	if !utf8.ValidString(in.Text) {
 		v.Add("text", "must be valid UTF-8")
 	}
-	if strings.TrimSpace(in.Text) == "" && strings.TrimSpace(in.HTML) == "" && len(in.Attachments) == 0 {
+	if len(in.Raw) > MaxTextBytes {
+		v.Add("raw", fmt.Sprintf("must be at most %d bytes", MaxTextBytes))
+	}
+	if strings.TrimSpace(in.Text) == "" && strings.TrimSpace(in.HTML) == "" && len(in.Attachments) == 0 && in.Raw == "" {
 		v.Add("text", "a message needs text or attachments")
 	}
 	if len(in.Attachments) > MaxAttachments {
@@ -197,7 +204,7 @@ func (s *Service) IngestTx(ctx context.Context, tx *store.Tx, p Prepared) (Inges
 		m := Message{ID: store.NewID(), WorkspaceID: in.WorkspaceID, ConversationID: res.ConversationID, CustomerID: res.CustomerID,
 			InboxID: ib.ID, Channel: ib.Type, Kind: KindMessage, Direction: DirectionIn, AuthorKind: AuthorCustomer,
 			AuthorID: &res.CustomerID, Text: in.Text, HTML: in.HTML, Attachments: in.Attachments, ProviderID: &pid,
-			Status: StatusReceived, CreatedAt: now, UpdatedAt: now}
+			Status: StatusReceived, CreatedAt: now, UpdatedAt: now, ContentType: in.ContentType, Raw: in.Raw}
 		if m.Attachments == nil {
 			m.Attachments = []Attachment{}
 		}

@@ -44,17 +44,17 @@ INSERT INTO conversation_labels (workspace_id, conversation_id, label) VALUES ($
 
 -- name: insert-message
 INSERT INTO messages (id, workspace_id, conversation_id, customer_id, inbox_id, channel, kind, direction, author_kind,
-  author_id, text, html, attachments, provider_id, status, status_reason, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17);
+  author_id, text, html, attachments, provider_id, status, status_reason, created_at, updated_at, content_type, raw)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19);
 
 -- name: get-message
 SELECT id, workspace_id, conversation_id, customer_id, inbox_id, channel, kind, direction, author_kind, author_id,
-  text, html, attachments, provider_id, status, status_reason, created_at, updated_at
+  text, html, attachments, provider_id, status, status_reason, created_at, updated_at, content_type, raw
 FROM messages WHERE workspace_id = $1 AND id = $2;
 
 -- name: list-messages
 SELECT id, workspace_id, conversation_id, customer_id, inbox_id, channel, kind, direction, author_kind, author_id,
-  text, html, attachments, provider_id, status, status_reason, created_at, updated_at
+  text, html, attachments, provider_id, status, status_reason, created_at, updated_at, content_type, raw
 FROM messages WHERE workspace_id = $1 AND conversation_id = $2 AND (created_at > $3 OR (created_at = $3 AND id > $4))
 ORDER BY created_at, id LIMIT $5;
 
@@ -73,3 +73,10 @@ SELECT c.id, c.workspace_id, c.customer_id, c.inbox_id, c.channel, c.last_inbox_
   c.assignee_id, c.team_id, c.subject, c.labels, c.snoozed_until, c.created_at, c.updated_at, c.last_activity_at,
   c.last_inbound_at, c.first_response_at, c.resolved_at
 FROM conversations c WHERE c.workspace_id = $1
+
+-- name: outbound-by-provider-id
+SELECT id FROM messages WHERE inbox_id = $1 AND provider_id = $2 AND direction = 'out';
+
+-- name: last-inbound
+SELECT COALESCE(MAX(created_at), 0) FROM messages
+WHERE customer_id = $1 AND inbox_id = $2 AND direction = 'in';

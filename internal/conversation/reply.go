@@ -2,6 +2,8 @@ package conversation
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -20,14 +22,31 @@ type Reply struct {
 	// Channel picks another channel the customer has; empty answers on the
 	// conversation's last channel.
 	Channel string
+	// Template sends an approved template (the only thing a channel with a
+	// closed reply window accepts).
+	Template *Template
 }
+
+// Template names a provider-approved message template and its parameters.
+type Template struct {
+	Name     string   `json:"name"`
+	Language string   `json:"language"`
+	Params   []string `json:"params"`
+}
+
+// ErrWindowClosed tells that the channel's reply window is closed.
+var ErrWindowClosed = errs.New(errs.ErrConflict, "reply_window_closed",
+	"the customer last wrote on this channel too long ago; only an approved template can be sent")
 
 // Send queues an agent's reply: the message (status queued) and its delivery
 // job are written in one transaction; the job sends it.
 func (s *Service) Send(ctx context.Context, actor event.Actor, workspaceID, conversationID string, r Reply) (Message, error) {
 	v := &errs.Validation{}
-	if strings.TrimSpace(r.Text) == "" && len(r.Attachments) == 0 {
-		v.Add("text", "a reply needs text or attachments")
+	if strings.TrimSpace(r.Text) == "" && len(r.Attachments) == 0 && r.Template == nil {
+		v.Add("text", "a reply needs text, attachments or a template")
+	}
+	if r.Template != nil && (strings.TrimSpace(r.Template.Name) == "" || len(r.Template.Name) > 512) {
+		v.Add("template.name", "must be 1 to 512 characters")
 	}
 	if len(r.Text) > MaxTextBytes {
 		v.Add("text", fmt.Sprintf("must be at most %d bytes", MaxTextBytes))
@@ -49,10 +68,26 @@ func (s *Service) Send(ctx context.Context, actor event.Actor, workspaceID, conv
 			return err
 		}
 		now := store.Now()
+		if t, _ := s.inboxes.Type(ib.Type); t.ReplyWindow > 0 && r.Template == nil {
+			var last int64
+			if err := tx.QueryRow(ctx, q.Get(tx.Dialect(), "last-inbound"), c.CustomerID, ib.ID).Scan(&last); err != nil {
+				return err
+			}
+			if now-last > t.ReplyWindow.Milliseconds() {
+				return ErrWindowClosed
+			}
+		}
 		author := actor.ID
 		m = Message{ID: store.NewID(), WorkspaceID: workspaceID, ConversationID: c.ID, CustomerID: c.CustomerID, InboxID: ib.ID,
 			Channel: ib.Type, Kind: KindMessage, Direction: DirectionOut, AuthorKind: authorKind(actor), AuthorID: &author,
 			Text: r.Text, HTML: r.HTML, Attachments: r.Attachments, Status: StatusQueued, CreatedAt: now, UpdatedAt: now}
+		if r.Template != nil {
+			raw, _ := json.Marshal(r.Template)
+			m.ContentType, m.Raw = "template", string(raw)
+			if m.Text == "" {
+				m.Text = r.Template.Name
+			}
+		}
 		if m.Attachments == nil {
 			m.Attachments = []Attachment{}
 		}
@@ -191,6 +226,26 @@ func (s *Service) Requeue(ctx context.Context, tx *store.Tx, workspaceID, messag
 		ConversationID: m.ConversationID, Actor: event.System,
 		Data: map[string]any{"message_id": m.ID, "from": m.Status, "status": StatusQueued, "reason": "retry"}})
 	return err
+}
+
+// ProviderStatus applies a provider's delivery report inside tx. The message
+// is found by our id when the provider echoes it, else by the provider's id
+// on the inbox. A report about an unknown message is ignored (false).
+func (s *Service) ProviderStatus(ctx context.Context, tx *store.Tx, workspaceID, inboxID, messageID, providerID, status, reason string) (bool, error) {
+	if messageID == "" {
+		err := tx.QueryRow(ctx, q.Get(tx.Dialect(), "outbound-by-provider-id"), inboxID, providerID).Scan(&messageID)
+		if errors.Is(err, errs.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+	ok, err := s.SetStatus(ctx, tx, workspaceID, messageID, status, reason, providerID)
+	if errors.Is(err, errs.ErrNotFound) {
+		return false, nil
+	}
+	return ok, err
 }
 
 // GetMessageTx returns a message inside a transaction.

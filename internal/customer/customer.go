@@ -141,6 +141,15 @@ func (s *Service) Resolve(ctx context.Context, tx *store.Tx, workspaceID, region
 	if len(claims) == 0 {
 		return "", false, errs.Invalid("customer", "needs at least one of email, phone or external_id")
 	}
+	// A profile without an e-mail or phone takes them from the claims.
+	for i, c := range claims {
+		switch {
+		case c.Kind == KindEmail && p.Email == "":
+			p.Email = c.Value
+		case (c.Kind == KindPhone || c.Kind == KindWhatsApp) && p.Phone == "":
+			p.Phone = norm[i]
+		}
+	}
 	d := tx.Dialect()
 	owner := make([]string, len(claims))
 	var found Customer
@@ -508,4 +517,53 @@ func scan(r scanner) (Customer, error) {
 		return Customer{}, fmt.Errorf("customer %s: attributes: %w", c.ID, err)
 	}
 	return c, nil
+}
+
+// ChangeIdentity moves a customer's identity to a new value inside tx (a
+// WhatsApp user who changed their number). Unknown old values and new values
+// that another customer already has change nothing.
+func (s *Service) ChangeIdentity(ctx context.Context, tx *store.Tx, workspaceID, region, kind, oldValue, newValue string) error {
+	oldNorm, err := Normalize(kind, oldValue, region)
+	if err != nil {
+		return errs.Invalid("identity", err.Error())
+	}
+	newNorm, err := Normalize(kind, newValue, region)
+	if err != nil {
+		return errs.Invalid("identity", err.Error())
+	}
+	d := tx.Dialect()
+	var id, customerID string
+	if err := tx.QueryRow(ctx, q.Get(d, "identity-by-value"), workspaceID, kind, oldNorm).Scan(&id, &customerID); err != nil {
+		if errors.Is(err, errs.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	var taken string
+	err = tx.QueryRow(ctx, q.Get(d, "identity"), workspaceID, kind, newNorm).Scan(&taken)
+	if err == nil || !errors.Is(err, errs.ErrNotFound) {
+		return err
+	}
+	if _, err := tx.Exec(ctx, q.Get(d, "update-identity"), workspaceID, id, strings.TrimSpace(newValue), newNorm); err != nil {
+		return fmt.Errorf("change identity: %w", err)
+	}
+	if kind == KindPhone || kind == KindWhatsApp || kind == KindEmail {
+		c, err := s.get(ctx, tx, workspaceID, customerID)
+		if err != nil {
+			return err
+		}
+		if kind == KindEmail && strings.EqualFold(c.Email, oldValue) {
+			c.Email = strings.TrimSpace(newValue)
+			err = s.save(ctx, tx, c, event.System)
+		} else if kind != KindEmail && c.Phone == oldNorm {
+			c.Phone = newNorm
+			err = s.save(ctx, tx, c, event.System)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	_, err = s.log.Append(ctx, tx, workspaceID, event.New{Type: event.IdentityChanged, CustomerID: customerID, Actor: event.System,
+		Data: map[string]string{"kind": kind, "from": oldNorm, "to": newNorm}})
+	return err
 }

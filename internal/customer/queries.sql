@@ -36,3 +36,9 @@ VALUES ($1, $2, $3, $4, $5, $6, $7);
 -- name: identities
 SELECT id, kind, value, value_norm, created_at FROM identities
 WHERE workspace_id = $1 AND customer_id = $2 ORDER BY created_at, id;
+
+-- name: identity-by-value
+SELECT id, customer_id FROM identities WHERE workspace_id = $1 AND kind = $2 AND value_norm = $3;
+
+-- name: update-identity
+UPDATE identities SET value = $3, value_norm = $4 WHERE workspace_id = $1 AND id = $2;

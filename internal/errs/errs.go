@@ -18,6 +18,7 @@ var (
 	ErrUnavailable     = errors.New("unavailable")
 	ErrRateLimited     = errors.New("rate limited")
 	ErrTooLarge        = errors.New("too large")
+	ErrInvalid         = errors.New("invalid") // bad input that is not about one field
 )
 
 // Validation is a bad-input error naming the fields at fault. Its message is

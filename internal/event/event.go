@@ -33,6 +33,7 @@ const (
 	CustomerCreated      = "customer.created"
 	CustomerUpdated      = "customer.updated"
 	IdentityAdded        = "customer.identity_added"
+	IdentityChanged      = "customer.identity_changed"
 	ConversationCreated  = "conversation.created"
 	ConversationUpdated  = "conversation.updated"
 	MessageCreated       = "message.created"

@@ -116,13 +116,14 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) error {
 		HTML        string                    `json:"html"`
 		Channel     string                    `json:"channel"`
 		Attachments []conversation.Attachment `json:"attachments"`
+		Template    *conversation.Template    `json:"template"`
 	}
 	if err := s.decode(r, &in); err != nil {
 		return err
 	}
 	p := principal(r)
 	m, err := s.Conversations.Send(r.Context(), p.Actor(), p.WorkspaceID, r.PathValue("id"),
-		conversation.Reply{Text: in.Text, HTML: in.HTML, Channel: in.Channel, Attachments: in.Attachments})
+		conversation.Reply{Text: in.Text, HTML: in.HTML, Channel: in.Channel, Attachments: in.Attachments, Template: in.Template})
 	if err != nil {
 		return err
 	}

@@ -74,6 +74,10 @@ func (s *Server) routes() []route {
 
 		{"GET /api/v1/events", member, auth.PermReadEvents, s.listEvents},
 
+		{"GET /webhooks/{type}/{key}", public, "", s.webhookChallenge},
+		{"POST /webhooks/{type}/{key}", public, "", s.webhook},
+		{"GET /api/v1/webhook-failures", member, auth.PermManageInboxes, s.listWebhookFailures},
+
 		{"GET /api/v1/jobs/dead", member, auth.PermManageJobs, s.listDeadJobs},
 		{"POST /api/v1/jobs/{id}/retry", member, auth.PermManageJobs, s.retryJob},
 	}

@@ -49,8 +49,15 @@ func loadRoutes(t testing.TB) []apiRoute {
 		perms[m[1]] = auth.Permission(m[2])
 	}
 	var out []apiRoute
+	webhookRoutes := 0
 	for _, m := range routeLineRE.FindAllStringSubmatch(string(src), -1) {
 		r := apiRoute{Method: m[1], Path: m[2], Public: m[3] == "public"}
+		if strings.HasPrefix(r.Path, "/webhooks/") {
+			// Provider webhooks are authenticated by the provider's signature
+			// over the body, per inbox key: webhook_test.go covers them.
+			webhookRoutes++
+			continue
+		}
 		if m[4] != "" {
 			p, ok := perms[m[4]]
 			if !ok {
@@ -66,7 +73,7 @@ func loadRoutes(t testing.TB) []apiRoute {
 		out = append(out, r)
 	}
 	// Every route line must have been understood.
-	if n := strings.Count(string(src), `{"`); n != len(out) || len(out) < 40 {
+	if n := strings.Count(string(src), `{"`); n != len(out)+webhookRoutes || len(out) < 40 {
 		t.Fatalf("parsed %d routes out of %d route lines in routes.go", len(out), n)
 	}
 	return out

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/kanal-dev/kanal/internal/auth"
+	"github.com/kanal-dev/kanal/internal/channel"
 	"github.com/kanal-dev/kanal/internal/conversation"
 	"github.com/kanal-dev/kanal/internal/customer"
 	"github.com/kanal-dev/kanal/internal/event"
@@ -37,6 +38,7 @@ type Deps struct {
 	Customers     *customer.Service
 	Conversations *conversation.Service
 	Jobs          *jobs.Queue
+	Webhooks      *channel.Webhooks
 	Metrics       *metrics.Metrics
 	Logger        *slog.Logger
 	// PublicURL is the address customers and providers reach Kanal at,

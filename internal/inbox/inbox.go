@@ -42,6 +42,10 @@ type Type struct {
 	// Reach lists the identity kinds this channel can send to; empty means
 	// any customer can be reached (the integration decides).
 	Reach []string
+	// ReplyWindow, when set, is how long after the customer's last message
+	// on this inbox a free-form reply may be sent (WhatsApp: 24 hours);
+	// outside it only templates go out.
+	ReplyWindow time.Duration
 	// Validate checks the public config and the secrets together.
 	Validate func(config map[string]any, secrets map[string]string) error
 }

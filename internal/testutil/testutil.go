@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kanal-dev/kanal/internal/app"
+	"github.com/kanal-dev/kanal/internal/channel"
 	"github.com/kanal-dev/kanal/internal/config"
 	"github.com/kanal-dev/kanal/internal/httpapi"
 	"github.com/kanal-dev/kanal/internal/metrics"
@@ -36,6 +37,8 @@ type Options struct {
 	MaxBody int64
 	// NoWorkers leaves the job workers and dispatcher stopped.
 	NoWorkers bool
+	// Adapters replace the shipped channel adapters (nil keeps them).
+	Adapters []channel.Adapter
 }
 
 // Run runs fn once per dialect ("sqlite", and "postgres" when
@@ -57,7 +60,7 @@ func New(t testing.TB, d store.Dialect, o Options) *App {
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	s, err := app.Open(context.Background(), cfg, logger)
+	s, err := app.Open(context.Background(), cfg, logger, o.Adapters)
 	if err != nil {
 		t.Fatalf("open app: %v", err)
 	}
@@ -72,7 +75,7 @@ func New(t testing.TB, d store.Dialect, o Options) *App {
 	}
 	handler = httpapi.New(httpapi.Deps{
 		DB: s.DB, Log: s.Log, Workspaces: s.Workspaces, Auth: s.Auth, Teams: s.Teams, Inboxes: s.Inboxes,
-		Customers: s.Customers, Conversations: s.Conversations, Jobs: s.Jobs, Metrics: metrics.New(), Logger: logger,
+		Customers: s.Customers, Conversations: s.Conversations, Jobs: s.Jobs, Webhooks: s.Webhooks, Metrics: metrics.New(), Logger: logger,
 		PublicURL: a.URL, MaxBody: maxBody, Version: "test",
 	})
 	ctx, cancel := context.WithCancel(context.Background())

@@ -33,7 +33,7 @@ const SignatureHeader = "X-Kanal-Signature"
 
 // Type describes API inboxes: config callback_url (optional), secret
 // signing_secret (generated when not given).
-func Type() inbox.Type {
+func (s *Sender) Type() inbox.Type {
 	return inbox.Type{
 		Name:       TypeName,
 		SecretKeys: []string{"signing_secret"},
@@ -73,7 +73,7 @@ func Verify(secret string, body []byte, sig string) bool {
 	return hmac.Equal([]byte(Sign(secret, body)), []byte(sig))
 }
 
-// Sender posts replies to callback URLs.
+// Sender is the API channel's adapter: it posts replies to callback URLs.
 type Sender struct {
 	Client *http.Client
 }
