@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +26,7 @@ import (
 	"github.com/kanal-dev/kanal/internal/httpapi"
 	"github.com/kanal-dev/kanal/internal/inbox"
 	"github.com/kanal-dev/kanal/internal/jobs"
+	"github.com/kanal-dev/kanal/internal/media"
 	"github.com/kanal-dev/kanal/internal/metrics"
 	"github.com/kanal-dev/kanal/internal/secret"
 	"github.com/kanal-dev/kanal/internal/store"
@@ -47,6 +49,7 @@ type Services struct {
 	Dispatcher    *event.Dispatcher
 	Bus           *bus.InProc
 	Webhooks      *channel.Webhooks
+	Media         *media.Store
 }
 
 // Adapters returns the channel adapters Kanal ships, with their provider
@@ -89,6 +92,8 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, adapters 
 			return err
 		})
 	channel.NewDelivery(db, s.Conversations, s.Customers, s.Inboxes, senders, logger).Register(s.Jobs)
+	s.Media = media.New(db, filepath.Join(cfg.DataDir, "media"))
+	channel.NewMediaWorker(db, s.Conversations, s.Inboxes, s.Media, adapters, logger).Register(s.Jobs)
 	s.Webhooks = channel.NewWebhooks(db, s.Workspaces, s.Conversations, s.Customers, s.Inboxes, receivers, logger)
 	return s, nil
 }
@@ -138,7 +143,7 @@ func Serve(ctx context.Context, cfg config.Config, version string, logger *slog.
 	}
 	api := httpapi.New(httpapi.Deps{
 		DB: s.DB, Log: s.Log, Workspaces: s.Workspaces, Auth: s.Auth, Teams: s.Teams, Inboxes: s.Inboxes,
-		Customers: s.Customers, Conversations: s.Conversations, Jobs: s.Jobs, Webhooks: s.Webhooks, Metrics: m, Logger: logger,
+		Customers: s.Customers, Conversations: s.Conversations, Jobs: s.Jobs, Webhooks: s.Webhooks, Media: s.Media, Metrics: m, Logger: logger,
 		PublicURL: cfg.PublicURL, MaxBody: cfg.MaxBody, Version: version,
 		SecureCookies: len(cfg.PublicURL) > 8 && cfg.PublicURL[:8] == "https://",
 	})

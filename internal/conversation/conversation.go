@@ -113,6 +113,21 @@ type Attachment struct {
 	FileName    string `json:"file_name"`
 	ContentType string `json:"content_type"`
 	Size        int64  `json:"size"`
+	// Ref is the provider's handle of a file Kanal has not fetched yet (a
+	// WhatsApp media id); the media worker downloads it once, stores it and
+	// sets URL to Kanal's own copy. SHA256 (hex), when the provider gives
+	// it, is checked on download.
+	Ref    string `json:"ref,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// FetchMediaJob is the job kind that downloads a provider-held attachment.
+const FetchMediaJob = "fetch_media"
+
+// FetchMediaPayload is the payload of a FetchMediaJob.
+type FetchMediaPayload struct {
+	MessageID string `json:"message_id"`
+	Index     int    `json:"index"`
 }
 
 // Message is one message or private note in a conversation.

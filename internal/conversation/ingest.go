@@ -76,7 +76,7 @@ func (in *Inbound) validate() error {
 	}
 	for i, a := range in.Attachments {
 		u, err := url.Parse(a.URL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		if a.Ref == "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "") {
 			v.Add(fmt.Sprintf("attachments[%d].url", i), "must be an http(s) URL")
 		}
 		if a.Size < 0 {
@@ -212,6 +212,13 @@ func (s *Service) IngestTx(ctx context.Context, tx *store.Tx, p Prepared) (Inges
 			return err
 		}
 		res.MessageID = m.ID
+		for i, a := range m.Attachments {
+			if a.Ref != "" {
+				if err := s.outbox(ctx, tx, in.WorkspaceID, FetchMediaJob, FetchMediaPayload{MessageID: m.ID, Index: i}); err != nil {
+					return err
+				}
+			}
+		}
 		_, err = s.log.Append(ctx, tx, in.WorkspaceID, event.New{Type: event.MessageCreated, CustomerID: m.CustomerID,
 			ConversationID: m.ConversationID, Actor: actor, Data: m})
 		return err

@@ -80,3 +80,6 @@ SELECT id FROM messages WHERE inbox_id = $1 AND provider_id = $2 AND direction =
 -- name: last-inbound
 SELECT COALESCE(MAX(created_at), 0) FROM messages
 WHERE customer_id = $1 AND inbox_id = $2 AND direction = 'in';
+
+-- name: set-attachments
+UPDATE messages SET attachments = $3, updated_at = $4 WHERE workspace_id = $1 AND id = $2;

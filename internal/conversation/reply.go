@@ -248,6 +248,27 @@ func (s *Service) ProviderStatus(ctx context.Context, tx *store.Tx, workspaceID,
 	return ok, err
 }
 
+// SetAttachment replaces one attachment of a message inside tx (the media
+// worker's fetched copy) and tells the timeline.
+func (s *Service) SetAttachment(ctx context.Context, tx *store.Tx, workspaceID, messageID string, index int, a Attachment) error {
+	m, err := s.getMessage(ctx, tx, workspaceID, messageID)
+	if err != nil {
+		return err
+	}
+	if index < 0 || index >= len(m.Attachments) {
+		return fmt.Errorf("message %s has no attachment %d: %w", messageID, index, errs.ErrNotFound)
+	}
+	m.Attachments[index] = a
+	atts, _ := json.Marshal(m.Attachments)
+	if _, err := tx.Exec(ctx, q.Get(tx.Dialect(), "set-attachments"), workspaceID, messageID, string(atts), store.Now()); err != nil {
+		return fmt.Errorf("set attachment: %w", err)
+	}
+	_, err = s.log.Append(ctx, tx, workspaceID, event.New{Type: event.MessageUpdated, CustomerID: m.CustomerID,
+		ConversationID: m.ConversationID, Actor: event.System,
+		Data: map[string]any{"message_id": m.ID, "attachments": m.Attachments}})
+	return err
+}
+
 // GetMessageTx returns a message inside a transaction.
 func (s *Service) GetMessageTx(ctx context.Context, tx *store.Tx, workspaceID, id string) (Message, error) {
 	return s.getMessage(ctx, tx, workspaceID, id)

@@ -38,6 +38,7 @@ const (
 	ConversationUpdated  = "conversation.updated"
 	MessageCreated       = "message.created"
 	MessageStatusChanged = "message.status_changed"
+	MessageUpdated       = "message.updated"
 	NoteCreated          = "note.created"
 	JobDead              = "job.dead"
 	WorkspaceUpdated     = "workspace.updated"

@@ -72,6 +72,8 @@ func (s *Server) routes() []route {
 		{"POST /api/v1/conversations/{id}/messages", member, auth.PermWork, s.sendMessage},
 		{"POST /api/v1/conversations/{id}/notes", member, auth.PermWork, s.addNote},
 
+		{"GET /api/v1/media/{id}", member, auth.PermWork, s.getMedia},
+
 		{"GET /api/v1/events", member, auth.PermReadEvents, s.listEvents},
 
 		{"GET /webhooks/{type}/{key}", public, "", s.webhookChallenge},

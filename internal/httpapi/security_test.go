@@ -146,7 +146,12 @@ func newTenant(t *testing.T, a *testutil.App, name, email, customerName string, 
 	tn.ids["conversations"] = in.ConversationID
 	tn.ids["teams"] = str(team, "id")
 	tn.ids["tokens"] = str(tok, "id")
-	tn.private = []string{e.ws.ID, e.ws.OwnerID, in.MessageID, customerName, secret, str(tok, "token"), e.ws.Token}
+	file, err := a.Media.Save(context.Background(), e.ws.ID, "fatura.pdf", "application/pdf", strings.NewReader("%PDF "+name), 1<<20, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn.ids["media"] = file.ID
+	tn.private = []string{file.SHA256, e.ws.ID, e.ws.OwnerID, in.MessageID, customerName, secret, str(tok, "token"), e.ws.Token}
 	if deadJob {
 		// A reply through an inbox without callback_url fails for good.
 		reply := e.reply(in.ConversationID, "Yanıt")

@@ -21,6 +21,7 @@ import (
 	"github.com/kanal-dev/kanal/internal/idempotency"
 	"github.com/kanal-dev/kanal/internal/inbox"
 	"github.com/kanal-dev/kanal/internal/jobs"
+	"github.com/kanal-dev/kanal/internal/media"
 	"github.com/kanal-dev/kanal/internal/metrics"
 	"github.com/kanal-dev/kanal/internal/store"
 	"github.com/kanal-dev/kanal/internal/team"
@@ -39,6 +40,7 @@ type Deps struct {
 	Conversations *conversation.Service
 	Jobs          *jobs.Queue
 	Webhooks      *channel.Webhooks
+	Media         *media.Store
 	Metrics       *metrics.Metrics
 	Logger        *slog.Logger
 	// PublicURL is the address customers and providers reach Kanal at,

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/kanal-dev/kanal/internal/app"
 	"github.com/kanal-dev/kanal/internal/channel"
+	"github.com/kanal-dev/kanal/internal/conversation"
 	"github.com/kanal-dev/kanal/internal/customer"
 	"github.com/kanal-dev/kanal/internal/errs"
 	"github.com/kanal-dev/kanal/internal/inbox"
@@ -50,6 +52,13 @@ func (fakeAdapter) Verify(in inbox.Inbox, r *http.Request, publicURL string, bod
 	return nil
 }
 
+func (fakeAdapter) FetchMedia(ctx context.Context, in inbox.Inbox, ref string) (channel.Media, error) {
+	if ref == "gone" {
+		return channel.Media{}, errs.New(errs.ErrNotFound, "gone", "expired")
+	}
+	return channel.Media{Body: io.NopCloser(strings.NewReader("JPEG:" + ref)), ContentType: "image/jpeg"}, nil
+}
+
 func (fakeAdapter) Challenge(in inbox.Inbox, r *http.Request) (int, string) {
 	if r.URL.Query().Get("token") != in.Secrets["secret"] {
 		return http.StatusForbidden, "no"
@@ -60,7 +69,7 @@ func (fakeAdapter) Challenge(in inbox.Inbox, r *http.Request) (int, string) {
 func (fakeAdapter) Parse(in inbox.Inbox, r *http.Request, body []byte) (channel.Batch, error) {
 	var p struct {
 		Account  string
-		Messages []struct{ ID, From, Text string }
+		Messages []struct{ ID, From, Text, Media string }
 		Statuses []struct{ ID, Status string }
 		Moves    []struct{ From, To string }
 	}
@@ -72,8 +81,13 @@ func (fakeAdapter) Parse(in inbox.Inbox, r *http.Request, body []byte) (channel.
 	}
 	var b channel.Batch
 	for _, m := range p.Messages {
-		b.Messages = append(b.Messages, channel.Message{ProviderID: m.ID, Text: m.Text,
-			Claims: []customer.Claim{{Kind: customer.KindPhone, Value: m.From}}})
+		msg := channel.Message{ProviderID: m.ID, Text: m.Text,
+			Claims: []customer.Claim{{Kind: customer.KindPhone, Value: m.From}}}
+		if m.Media != "" {
+			msg.ContentType = "image"
+			msg.Attachments = []conversation.Attachment{{Ref: m.Media, FileName: "foto.jpg", ContentType: "image/jpeg"}}
+		}
+		b.Messages = append(b.Messages, msg)
 	}
 	for _, s := range p.Statuses {
 		b.Statuses = append(b.Statuses, channel.Status{ProviderMessageID: s.ID, Status: s.Status})
@@ -183,6 +197,29 @@ func TestWebhookMachinery(t *testing.T) {
 			cust := c.Must(http.StatusOK, "GET", "/api/v1/customers/"+found[0].(map[string]any)["id"].(string), nil).JSON()
 			if ids := fmt.Sprint(cust["identities"]); !strings.Contains(ids, "+905329999999") || strings.Contains(ids, "+905321234567") {
 				t.Fatalf("identities after the move: %s", ids)
+			}
+
+			// Media arrive by reference and are fetched once, then served by Kanal.
+			pic := `{"account":"acct-1","messages":[{"id":"p-3","from":"+905329999999","text":"","media":"m-77"}]}`
+			if r := post(pic, sign("s3cret", pic)); r.Status != http.StatusOK {
+				t.Fatalf("media message: %d %s", r.Status, r.Body)
+			}
+			var att map[string]any
+			testutil.Eventually(t, 10*time.Second, func() bool {
+				m := c.Must(http.StatusOK, "GET", "/api/v1/conversations/"+conv+"/messages", nil).JSON()["items"].([]any)
+				atts := m[len(m)-1].(map[string]any)["attachments"].([]any)
+				att = atts[0].(map[string]any)
+				return att["ref"] == nil
+			}, "media fetched")
+			u := att["url"].(string)
+			if r := c.Must(http.StatusOK, "GET", u, nil); string(r.Body) != "JPEG:m-77" || r.Header.Get("X-Content-Type-Options") != "nosniff" {
+				t.Fatalf("media: %q %v", r.Body, r.Header)
+			}
+			if att["size"] != float64(len("JPEG:m-77")) || att["sha256"] == "" {
+				t.Fatalf("attachment: %v", att)
+			}
+			if r := a.Client("").Do("GET", u, nil); r.Status != http.StatusUnauthorized {
+				t.Fatalf("media without credentials: %d", r.Status)
 			}
 
 			// A body that cannot be read: 400, kept for inspection, nothing else stored.
