@@ -50,6 +50,7 @@ type Services struct {
 	Bus           *bus.InProc
 	Webhooks      *channel.Webhooks
 	Media         *media.Store
+	Channels      *channel.Registry
 }
 
 // Adapters returns the channel adapters Kanal ships, with their provider
@@ -95,6 +96,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, adapters 
 	s.Media = media.New(db, filepath.Join(cfg.DataDir, "media"))
 	channel.NewMediaWorker(db, s.Conversations, s.Inboxes, s.Media, adapters, logger).Register(s.Jobs)
 	s.Webhooks = channel.NewWebhooks(db, s.Workspaces, s.Conversations, s.Customers, s.Inboxes, receivers, logger)
+	s.Channels = channel.NewRegistry(db, s.Inboxes, s.Webhooks, s.Jobs, adapters, logger)
 	return s, nil
 }
 
@@ -143,7 +145,7 @@ func Serve(ctx context.Context, cfg config.Config, version string, logger *slog.
 	}
 	api := httpapi.New(httpapi.Deps{
 		DB: s.DB, Log: s.Log, Workspaces: s.Workspaces, Auth: s.Auth, Teams: s.Teams, Inboxes: s.Inboxes,
-		Customers: s.Customers, Conversations: s.Conversations, Jobs: s.Jobs, Webhooks: s.Webhooks, Media: s.Media, Metrics: m, Logger: logger,
+		Customers: s.Customers, Conversations: s.Conversations, Jobs: s.Jobs, Webhooks: s.Webhooks, Media: s.Media, Channels: s.Channels, Metrics: m, Logger: logger,
 		PublicURL: cfg.PublicURL, MaxBody: cfg.MaxBody, Version: version,
 		SecureCookies: len(cfg.PublicURL) > 8 && cfg.PublicURL[:8] == "https://",
 	})
@@ -161,6 +163,9 @@ func Serve(ctx context.Context, cfg config.Config, version string, logger *slog.
 	addr := ln.Addr().String()
 	logger.Info("kanal is running", "url", "http://"+addr, "public_url", cfg.PublicURL, "database", string(s.DB.Dialect()),
 		"data", cfg.DataDir, "startup", time.Since(start).Round(time.Millisecond).String())
+	if err := s.Channels.EnsurePolling(ctx); err != nil {
+		logger.Warn("could not start the inbox pollers", "err", err)
+	}
 	if n, err := s.Workspaces.Count(ctx); err == nil && n == 0 {
 		logger.Info("no workspace yet: create one with `kanal setup --workspace NAME --email E --password P`")
 	}

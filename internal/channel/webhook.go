@@ -147,12 +147,24 @@ func (h *Webhooks) Receive(ctx context.Context, publicURL, typ, key string, r *h
 		return Batch{}, err
 	}
 	if err != nil {
-		h.recordFailure(ctx, in, r, body, err)
+		h.recordFailure(ctx, in, r.Header.Get("Content-Type"), body, err)
 		return Batch{}, errs.New(errs.ErrInvalid, "malformed_webhook", "the webhook body could not be read: %v", err)
 	}
+	if err := h.Store(ctx, in, b, func(m Message, err error) {
+		h.recordFailure(ctx, in, r.Header.Get("Content-Type"), body, fmt.Errorf("message %s: %w", m.ProviderID, err))
+	}); err != nil {
+		return Batch{}, err
+	}
+	return b, nil
+}
+
+// Store writes what a batch carries in one transaction: messages (deduped
+// by provider id), delivery reports and identity changes. A message Kanal
+// cannot take is handed to skipped and the rest goes on.
+func (h *Webhooks) Store(ctx context.Context, in inbox.Inbox, b Batch, skipped func(Message, error)) error {
 	w, err := h.ws.Get(ctx, in.WorkspaceID)
 	if err != nil {
-		return Batch{}, err
+		return err
 	}
 	prepared := make([]conversation.Prepared, 0, len(b.Messages))
 	for _, m := range b.Messages {
@@ -160,13 +172,12 @@ func (h *Webhooks) Receive(ctx context.Context, publicURL, typ, key string, r *h
 			Claims: m.Claims, Profile: m.Profile, Text: m.Text, HTML: m.HTML, Subject: m.Subject, Attachments: m.Attachments,
 			At: m.At, ContentType: m.ContentType, Raw: m.Raw})
 		if err != nil {
-			// A message Kanal cannot take is kept for inspection; the rest goes on.
-			h.recordFailure(ctx, in, r, body, fmt.Errorf("message %s: %w", m.ProviderID, err))
+			skipped(m, err)
 			continue
 		}
 		prepared = append(prepared, p)
 	}
-	err = h.db.Write(ctx, func(tx *store.Tx) error {
+	return h.db.Write(ctx, func(tx *store.Tx) error {
 		for _, p := range prepared {
 			if _, err := h.conv.IngestTx(ctx, tx, p); err != nil {
 				return err
@@ -184,22 +195,18 @@ func (h *Webhooks) Receive(ctx context.Context, publicURL, typ, key string, r *h
 		}
 		return nil
 	})
-	if err != nil {
-		return Batch{}, err
-	}
-	return b, nil
 }
 
 // recordFailure keeps a webhook body that could not be used, for an admin to
 // inspect (GET /api/v1/webhook-failures). It never fails the caller.
-func (h *Webhooks) recordFailure(ctx context.Context, in inbox.Inbox, r *http.Request, body []byte, cause error) {
+func (h *Webhooks) recordFailure(ctx context.Context, in inbox.Inbox, contentType string, body []byte, cause error) {
 	text := string(body)
 	if !utf8.ValidString(text) {
 		text = string([]rune(text)) // replaces invalid bytes
 	}
 	err := h.db.Write(ctx, func(tx *store.Tx) error {
 		_, err := tx.Exec(ctx, q.Get(tx.Dialect(), "insert-failure"), store.NewID(), in.WorkspaceID, in.ID, store.Now(),
-			cause.Error(), r.Header.Get("Content-Type"), text)
+			cause.Error(), contentType, text)
 		return err
 	})
 	if err != nil {

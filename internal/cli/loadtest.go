@@ -82,14 +82,8 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	} else {
 		lt.WriteSummary(stdout, res)
 	}
-	if res.Requests == 0 {
-		return fmt.Errorf("loadtest: no request completed")
-	}
-	if res.ErrorRate() > 0.01 {
-		return fmt.Errorf("loadtest: %d of %d requests failed (%.2f%%, more than 1%%)", res.Errors, res.Requests, 100*res.ErrorRate())
-	}
-	if res.Interrupted {
-		return fmt.Errorf("loadtest: interrupted")
+	if err := lt.Check(res); err != nil {
+		return fmt.Errorf("loadtest: %w", err)
 	}
 	return nil
 }

@@ -17,8 +17,9 @@ import (
 
 // noBody lists the POST/PATCH routes that read no body at all.
 var noBody = map[string]bool{
-	"POST /api/v1/auth/logout":     true,
-	"POST /api/v1/jobs/{id}/retry": true,
+	"POST /api/v1/auth/logout":       true,
+	"POST /api/v1/jobs/{id}/retry":   true,
+	"POST /api/v1/inboxes/{id}/test": true,
 }
 
 // bodyRoutes are the routes that decode a JSON body.

@@ -1,11 +1,13 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/kanal-dev/kanal/internal/auth"
 	"github.com/kanal-dev/kanal/internal/conversation"
 	"github.com/kanal-dev/kanal/internal/customer"
+	"github.com/kanal-dev/kanal/internal/errs"
 	"github.com/kanal-dev/kanal/internal/inbox"
 )
 
@@ -77,7 +79,7 @@ func (s *Server) createInbox(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, s.inboxJSON(p, ib))
+	writeJSON(w, http.StatusCreated, s.started(r, p, ib))
 	return nil
 }
 
@@ -94,7 +96,41 @@ func (s *Server) patchInbox(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.inboxJSON(p, ib))
+	writeJSON(w, http.StatusOK, s.started(r, p, ib))
+	return nil
+}
+
+// started runs the provider set-up of a new or changed inbox (a webhook
+// registration, a poller). The inbox is saved either way; a set-up failure
+// is shown as setup_error for the admin to fix and retry.
+func (s *Server) started(r *http.Request, p auth.Principal, ib inbox.Inbox) map[string]any {
+	out := s.inboxJSON(p, ib)
+	hook, _ := out["webhook_url"].(string)
+	if err := s.Channels.Started(r.Context(), ib, hook); err != nil {
+		s.log.Warn("inbox set-up failed", "inbox", ib.ID, "type", ib.Type, "err", err)
+		out["setup_error"] = err.Error()
+	}
+	return out
+}
+
+// testInbox checks an inbox's credentials with its provider. A refused
+// check is an answer, not an error: {"ok":false,"error":"..."}.
+func (s *Server) testInbox(w http.ResponseWriter, r *http.Request) error {
+	p := principal(r)
+	ib, err := s.Inboxes.Get(r.Context(), p.WorkspaceID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	account, err := s.Channels.Test(r.Context(), ib)
+	var pub *errs.Public
+	switch {
+	case errors.As(err, &pub) && pub.Code == "not_testable":
+		return err
+	case err != nil:
+		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "error": err.Error()})
+	default:
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "account": account})
+	}
 	return nil
 }
 

@@ -57,6 +57,7 @@ func (s *Server) routes() []route {
 		{"PATCH /api/v1/inboxes/{id}", member, auth.PermManageInboxes, s.patchInbox},
 		{"DELETE /api/v1/inboxes/{id}", member, auth.PermManageInboxes, s.deleteInbox},
 		{"POST /api/v1/inboxes/{id}/inbound", member, auth.PermWork, s.inbound},
+		{"POST /api/v1/inboxes/{id}/test", member, auth.PermManageInboxes, s.testInbox},
 
 		{"GET /api/v1/customers", member, auth.PermWork, s.listCustomers},
 		{"POST /api/v1/customers", member, auth.PermWork, s.createCustomer},

@@ -41,6 +41,7 @@ type Deps struct {
 	Jobs          *jobs.Queue
 	Webhooks      *channel.Webhooks
 	Media         *media.Store
+	Channels      *channel.Registry
 	Metrics       *metrics.Metrics
 	Logger        *slog.Logger
 	// PublicURL is the address customers and providers reach Kanal at,

@@ -366,3 +366,9 @@ func randomHex(n int) string {
 	}
 	return hex.EncodeToString(b)
 }
+
+// AllOfType lists the inboxes of one type in every workspace (for workers
+// that serve them all, such as pollers).
+func (s *Service) AllOfType(ctx context.Context, typ string) ([]Inbox, error) {
+	return s.list(ctx, s.db.Reader(), "all-of-type", typ)
+}

@@ -24,3 +24,7 @@ WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL;
 
 -- name: delete
 UPDATE inboxes SET deleted_at = $3 WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL;
+
+-- name: all-of-type
+SELECT id, workspace_id, type, name, public_key, config, secrets, created_at, updated_at
+FROM inboxes WHERE type = $1 AND deleted_at IS NULL ORDER BY created_at, id;

@@ -219,6 +219,39 @@ func (q *Queue) Enqueue(ctx context.Context, tx *store.Tx, workspaceID, kind str
 	return id, nil
 }
 
+// EnqueueUnique queues a job inside tx unless a live (not dead) job with the
+// same key exists; it tells whether it queued one. Recurring work (one
+// poller per inbox) uses it so that restarts and several nodes never start a
+// second chain.
+func (q *Queue) EnqueueUnique(ctx context.Context, tx *store.Tx, workspaceID, kind, key string, payload any, runAt time.Time) (bool, error) {
+	var id string
+	err := tx.QueryRow(ctx, queries.Get(tx.Dialect(), "unique-exists"), key).Scan(&id)
+	if err == nil {
+		return false, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return false, fmt.Errorf("jobs: enqueue %s: %w", kind, err)
+	}
+	data, err := json.Marshal(payload)
+	if err != nil {
+		return false, fmt.Errorf("jobs: enqueue %s: encode payload: %w", kind, err)
+	}
+	now := q.now()
+	at := now
+	if !runAt.IsZero() {
+		at = runAt.UnixMilli()
+	}
+	if _, err := tx.Exec(ctx, queries.Get(tx.Dialect(), "insert-unique"),
+		store.NewID(), workspaceID, kind, string(data), q.o.MaxAttempts, at, now, key); err != nil {
+		if store.IsUnique(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("jobs: enqueue %s: %w", kind, err)
+	}
+	tx.AfterCommit(q.Notify)
+	return true, nil
+}
+
 // Notify wakes the queue to look for due jobs; it never blocks.
 func (q *Queue) Notify() {
 	select {
@@ -380,6 +413,16 @@ func (q *Queue) process(ctx context.Context, c claimed) {
 			return execFenced(ctx, tx, "delete", c)
 		}); err != nil {
 			q.logFinish(c, "delete", err)
+		}
+		return
+	}
+	var rep *repeatError
+	if errors.As(err, &rep) {
+		now := q.now()
+		if err := q.finish(ctx, c, func(tx *store.Tx) error {
+			return execFenced(ctx, tx, "repeat", c, now+rep.after.Milliseconds(), string(rep.payload), now)
+		}); err != nil {
+			q.logFinish(c, "repeat", err)
 		}
 		return
 	}
@@ -668,3 +711,21 @@ func retryAfterOf(err error) time.Duration {
 	}
 	return 0
 }
+
+// Repeat is what a handler of recurring work returns on success: the job
+// runs again after the given time, with a new payload (a poller's cursor),
+// its attempts counted afresh.
+func Repeat(after time.Duration, payload any) error {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return Permanent(fmt.Errorf("jobs: repeat: encode payload: %w", err))
+	}
+	return &repeatError{after: after, payload: b}
+}
+
+type repeatError struct {
+	after   time.Duration
+	payload []byte
+}
+
+func (e *repeatError) Error() string { return "jobs: repeat" }

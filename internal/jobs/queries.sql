@@ -65,3 +65,15 @@ SELECT
   COALESCE(SUM(CASE WHEN state = 'dead' THEN 0 ELSE 1 END), 0),
   COALESCE(SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END), 0)
 FROM jobs;
+
+-- name: insert-unique
+INSERT INTO jobs (id, workspace_id, kind, payload, state, attempts, max_attempts, run_at, last_error, created_at, updated_at, unique_key)
+VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6, '', $7, $7, $8);
+
+-- name: unique-exists
+SELECT id FROM jobs WHERE unique_key = $1 AND state <> 'dead';
+
+-- name: repeat
+UPDATE jobs
+SET state = 'pending', run_at = $5, payload = $6, attempts = 0, last_error = '', lease_owner = NULL, lease_until = NULL, updated_at = $7
+WHERE id = $1 AND state = 'running' AND lease_owner = $2 AND attempts = $3 AND lease_until = $4;

@@ -116,6 +116,23 @@ type Result struct {
 	Interrupted bool `json:"interrupted"`
 }
 
+// MaxErrorRate is the share of failed requests above which a run fails.
+const MaxErrorRate = 0.01
+
+// Check tells whether a run passed: at least one request completed, at most
+// MaxErrorRate of them failed and the run was not interrupted.
+func Check(r Result) error {
+	switch {
+	case r.Requests == 0:
+		return errors.New("no request completed")
+	case r.ErrorRate() > MaxErrorRate:
+		return fmt.Errorf("%d of %d requests failed (%.2f%%, more than %g%%)", r.Errors, r.Requests, 100*r.ErrorRate(), 100*MaxErrorRate)
+	case r.Interrupted:
+		return errors.New("interrupted before the end")
+	}
+	return nil
+}
+
 // ErrorRate is Errors / Requests (0 without requests).
 func (r Result) ErrorRate() float64 {
 	if r.Requests == 0 {
@@ -467,7 +484,7 @@ func (r *runner) call(ctx context.Context, method, path string, body []byte) (in
 	req.Header.Set("Authorization", "Bearer "+r.o.Token)
 	resp, err := r.client.Do(req)
 	if err != nil {
-		return 0, nil, fmt.Errorf("%s %s: %w", method, r.o.URL+path, err)
+		return 0, nil, fmt.Errorf("cannot reach the server: %w", err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

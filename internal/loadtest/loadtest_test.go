@@ -38,6 +38,9 @@ func TestRunAgainstInProcessServer(t *testing.T) {
 	if res.DistinctCustomers != customers || res.DistinctConversations != customers {
 		t.Fatalf("customers %d conversations %d, want %d each", res.DistinctCustomers, res.DistinctConversations, customers)
 	}
+	if err := loadtest.Check(res); err != nil {
+		t.Fatalf("check: %v", err)
+	}
 	if res.InboxID == "" || res.Clients != 2 {
 		t.Fatalf("result: %+v", res)
 	}
@@ -104,6 +107,26 @@ func TestRunCountsErrorsByStatus(t *testing.T) {
 	}
 	if res.Requests != 30 || res.Errors != 30 || res.OK != 0 || res.ErrorsByStatus["503"] != 30 || res.ErrorRate() != 1 {
 		t.Fatalf("result: %+v", res)
+	}
+	if loadtest.Check(res) == nil {
+		t.Fatal("check passed a run where every request failed")
+	}
+}
+
+func TestCheckAllowsOnePercent(t *testing.T) {
+	for _, c := range []struct {
+		res  loadtest.Result
+		pass bool
+	}{
+		{loadtest.Result{Requests: 100, OK: 100}, true},
+		{loadtest.Result{Requests: 100, OK: 99, Errors: 1}, true},
+		{loadtest.Result{Requests: 100, OK: 98, Errors: 2}, false},
+		{loadtest.Result{}, false},
+		{loadtest.Result{Requests: 10, OK: 10, Interrupted: true}, false},
+	} {
+		if err := loadtest.Check(c.res); (err == nil) != c.pass {
+			t.Errorf("%+v: check = %v, want pass %v", c.res, err, c.pass)
+		}
 	}
 }
 
