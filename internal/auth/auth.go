@@ -148,12 +148,33 @@ func (s *Service) SetRole(ctx context.Context, tx *store.Tx, actor event.Actor, 
 	return err
 }
 
+// ErrSetupDone refuses the first-run set-up once a workspace exists.
+var ErrSetupDone = errs.New(errs.ErrConflict, "setup_done", "Kanal is already set up; log in instead")
+
+// SetupFirst is Setup for the first-run page: it refuses once any workspace
+// exists (checked in the same transaction, so two racing set-ups cannot
+// both win).
+func (s *Service) SetupFirst(ctx context.Context, wsName, email, name, password string) (workspace.Workspace, User, error) {
+	return s.setup(ctx, wsName, "", email, name, password, true)
+}
+
 // Setup creates a workspace and its owner in one transaction: what
 // `kanal setup` and the first-run page do.
 func (s *Service) Setup(ctx context.Context, wsName, wsSlug, email, name, password string) (workspace.Workspace, User, error) {
+	return s.setup(ctx, wsName, wsSlug, email, name, password, false)
+}
+
+func (s *Service) setup(ctx context.Context, wsName, wsSlug, email, name, password string, first bool) (workspace.Workspace, User, error) {
 	var w workspace.Workspace
 	var u User
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		if first {
+			if n, err := s.ws.CountTx(ctx, tx); err != nil {
+				return err
+			} else if n > 0 {
+				return ErrSetupDone
+			}
+		}
 		// Name a taken e-mail before anything else: it is the likelier mistake.
 		if norm, err := text.Email(email); err == nil {
 			if _, _, err := s.userBy(ctx, tx, "user-by-email", norm); err == nil {

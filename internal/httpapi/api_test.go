@@ -116,3 +116,32 @@ func TestWorkspaceSettingsMerge(t *testing.T) {
 		t.Fatalf("member times: %v", m)
 	}
 }
+
+func TestFirstRunSetup(t *testing.T) {
+	testutil.Run(t, func(t *testing.T, a *testutil.App) {
+		anon := a.Client("")
+		if r := anon.Must(http.StatusOK, "GET", "/api/v1/setup", nil).JSON(); r["needed"] != true {
+			t.Fatalf("empty install: %v", r)
+		}
+		body := map[string]any{"workspace": "Işık Mağazaları", "name": "Ayşe", "email": "ayse@example.com", "password": "long-enough-1"}
+		me := anon.Must(http.StatusCreated, "POST", "/api/v1/setup", body).JSON()
+		if me["role"] != "owner" {
+			t.Fatalf("setup answer: %v", me)
+		}
+		// The cookie from setup is a session.
+		if r := anon.Must(http.StatusOK, "GET", "/api/v1/me", nil).JSON(); r["role"] != "owner" {
+			t.Fatalf("me after setup: %v", r)
+		}
+		if r := a.Client("").Must(http.StatusOK, "GET", "/api/v1/setup", nil).JSON(); r["needed"] != false {
+			t.Fatalf("after setup: %v", r)
+		}
+		again := a.Client("").Do("POST", "/api/v1/setup", map[string]any{"workspace": "Başka", "email": "x@example.com", "password": "long-enough-1"})
+		if again.Status != http.StatusConflict || again.ErrorCode() != "setup_done" {
+			t.Fatalf("second setup: %d %s", again.Status, again.Body)
+		}
+		cross := a.Client("").Do("POST", "/api/v1/setup", body, "Sec-Fetch-Site", "cross-site")
+		if cross.Status != http.StatusForbidden {
+			t.Fatalf("cross-site setup: %d", cross.Status)
+		}
+	})
+}

@@ -44,6 +44,7 @@ type wrongType struct {
 // wrongTypes holds, per body route, bodies with a field of the wrong JSON type.
 var wrongTypes = map[string][]wrongType{
 	"POST /api/v1/auth/login":    {{`{"email": 42, "password": "x"}`, "email"}, {`{"email":"a@b.c","password":["x"]}`, "password"}},
+	"POST /api/v1/setup":         {{`{"workspace": 7, "email": "a@b.c", "password": "x"}`, "workspace"}, {`{"email": false}`, "email"}},
 	"PATCH /api/v1/workspace":    {{`{"name": 1}`, "name"}, {`{"settings": {"continuity": "yes"}}`, "settings.continuity"}, {`{"settings": "all"}`, "settings"}},
 	"POST /api/v1/users":         {{`{"email": "x@y.test", "role": 3}`, "role"}, {`{"email": {"a": 1}}`, "email"}},
 	"PATCH /api/v1/users/{id}":   {{`{"role": true}`, "role"}},

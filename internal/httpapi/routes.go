@@ -28,6 +28,8 @@ func (s *Server) routes() []route {
 		{"GET /api/openapi.yaml", public, "", s.openAPISpec},
 		{"GET /api/docs", public, "", s.apiDocs},
 
+		{"GET /api/v1/setup", public, "", s.setupNeeded},
+		{"POST /api/v1/setup", public, "", s.setup},
 		{"POST /api/v1/auth/login", public, "", s.login},
 		{"POST /api/v1/auth/logout", member, "", s.logout},
 		{"GET /api/v1/me", member, "", s.me},

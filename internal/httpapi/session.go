@@ -64,6 +64,48 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	return s.writeMe(w, r, p)
 }
 
+// setupNeeded tells the first-run page whether Kanal has no workspace yet.
+func (s *Server) setupNeeded(w http.ResponseWriter, r *http.Request) error {
+	n, err := s.Workspaces.Count(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"needed": n == 0})
+	return nil
+}
+
+// setup is the first-run page's POST: on an empty install it creates the
+// workspace and its owner (like `kanal setup`) and logs the owner in.
+func (s *Server) setup(w http.ResponseWriter, r *http.Request) error {
+	if err := s.csrf.Check(r); err != nil {
+		return &httpError{status: http.StatusForbidden, code: "cross_origin", msg: "cross-origin request refused"}
+	}
+	var in struct {
+		Workspace string `json:"workspace"`
+		Name      string `json:"name"`
+		Email     string `json:"email"`
+		Password  string `json:"password"`
+	}
+	if err := s.decode(r, &in); err != nil {
+		return err
+	}
+	if ok, wait := s.limiter.allow("setup:"+clientIP(r), loginEvery, loginBurst); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		return errs.New(errs.ErrRateLimited, "rate_limited", "too many attempts; wait %d seconds", int(wait.Seconds())+1)
+	}
+	ws, _, err := s.Auth.SetupFirst(r.Context(), in.Workspace, in.Email, in.Name, in.Password)
+	if err != nil {
+		return err
+	}
+	token, p, err := s.Auth.Login(r.Context(), in.Email, in.Password, ws.Slug)
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: s.SecureCookies, MaxAge: int(auth.SessionMax.Seconds())})
+	return s.writeMeStatus(w, r, p, http.StatusCreated)
+}
+
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		if err := s.Auth.Logout(r.Context(), c.Value); err != nil {
@@ -81,6 +123,10 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) writeMe(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	return s.writeMeStatus(w, r, p, http.StatusOK)
+}
+
+func (s *Server) writeMeStatus(w http.ResponseWriter, r *http.Request, p auth.Principal, status int) error {
 	ws, err := s.Workspaces.Get(r.Context(), p.WorkspaceID)
 	if err != nil {
 		return err
@@ -92,7 +138,7 @@ func (s *Server) writeMe(w http.ResponseWriter, r *http.Request, p auth.Principa
 			perms = append(perms, perm)
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	writeJSON(w, status, map[string]any{
 		"user":        map[string]string{"id": p.UserID, "email": p.Email, "name": p.Name},
 		"workspace":   ws,
 		"role":        p.Role,

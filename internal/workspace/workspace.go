@@ -223,6 +223,13 @@ func (s *Service) Update(ctx context.Context, actor event.Actor, id, name string
 	return w, nil
 }
 
+// CountTx returns how many workspaces exist, inside a transaction.
+func (s *Service) CountTx(ctx context.Context, tx *store.Tx) (int, error) {
+	var n int
+	err := tx.QueryRow(ctx, q.Get(tx.Dialect(), "count")).Scan(&n)
+	return n, err
+}
+
 // Count returns how many workspaces exist.
 func (s *Service) Count(ctx context.Context) (int, error) {
 	r := s.db.Reader()
