@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kanal-dev/kanal/internal/auth"
+	"github.com/kanal-dev/kanal/internal/canned"
 	"github.com/kanal-dev/kanal/internal/bus"
 	"github.com/kanal-dev/kanal/internal/channel"
 	"github.com/kanal-dev/kanal/internal/channel/api"
@@ -51,6 +52,7 @@ type Services struct {
 	Webhooks      *channel.Webhooks
 	Media         *media.Store
 	Channels      *channel.Registry
+	Canned        *canned.Service
 }
 
 // Adapters returns the channel adapters Kanal ships, with their provider
@@ -84,6 +86,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, adapters 
 	s.Workspaces = workspace.NewService(db, s.Log)
 	s.Auth = auth.NewService(db, s.Log, s.Workspaces)
 	s.Teams = team.NewService(db, s.Log)
+	s.Canned = canned.NewService(db, s.Log)
 	types, senders, receivers := channel.Split(adapters)
 	s.Inboxes = inbox.NewService(db, s.Log, box, types...)
 	s.Customers = customer.NewService(db, s.Log)
@@ -145,7 +148,7 @@ func Serve(ctx context.Context, cfg config.Config, version string, logger *slog.
 	}
 	api := httpapi.New(httpapi.Deps{
 		DB: s.DB, Log: s.Log, Workspaces: s.Workspaces, Auth: s.Auth, Teams: s.Teams, Inboxes: s.Inboxes,
-		Customers: s.Customers, Conversations: s.Conversations, Jobs: s.Jobs, Webhooks: s.Webhooks, Media: s.Media, Channels: s.Channels, Metrics: m, Logger: logger,
+		Customers: s.Customers, Conversations: s.Conversations, Jobs: s.Jobs, Webhooks: s.Webhooks, Media: s.Media, Channels: s.Channels, Canned: s.Canned, Metrics: m, Logger: logger,
 		PublicURL: cfg.PublicURL, MaxBody: cfg.MaxBody, Version: version,
 		SecureCookies: len(cfg.PublicURL) > 8 && cfg.PublicURL[:8] == "https://",
 	})

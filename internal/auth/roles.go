@@ -43,6 +43,7 @@ const (
 	PermManageTeams     Permission = "manage_teams"     // teams and their members
 	PermManageUsers     Permission = "manage_users"     // add members, change roles (not owners)
 	PermManageJobs      Permission = "manage_jobs"      // dead letters
+	PermManageContent   Permission = "manage_content"   // canned replies and the label catalogue
 	PermManageWorkspace Permission = "manage_workspace" // workspace settings, owners
 )
 
@@ -50,6 +51,7 @@ var minRole = map[Permission]Role{
 	PermWork:            RoleAgent,
 	PermReadEvents:      RoleAgent,
 	PermAssignOthers:    RoleSupervisor,
+	PermManageContent:   RoleSupervisor,
 	PermManageTeams:     RoleAdmin,
 	PermManageInboxes:   RoleAdmin,
 	PermManageUsers:     RoleAdmin,

@@ -77,6 +77,16 @@ func (s *Server) routes() []route {
 
 		{"GET /api/v1/media/{id}", member, auth.PermWork, s.getMedia},
 
+		{"GET /api/v1/canned-replies", member, auth.PermWork, s.listCanned},
+		{"POST /api/v1/canned-replies", member, auth.PermManageContent, s.createCanned},
+		{"GET /api/v1/canned-replies/{id}", member, auth.PermWork, s.getCanned},
+		{"PATCH /api/v1/canned-replies/{id}", member, auth.PermManageContent, s.patchCanned},
+		{"DELETE /api/v1/canned-replies/{id}", member, auth.PermManageContent, s.deleteCanned},
+
+		{"GET /api/v1/labels", member, auth.PermWork, s.listLabels},
+		{"POST /api/v1/labels", member, auth.PermManageContent, s.saveLabel},
+		{"DELETE /api/v1/labels/{id}", member, auth.PermManageContent, s.deleteLabel},
+
 		{"GET /api/v1/events", member, auth.PermReadEvents, s.listEvents},
 
 		{"GET /webhooks/{type}/{key}", public, "", s.webhookChallenge},

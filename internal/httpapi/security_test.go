@@ -151,6 +151,10 @@ func newTenant(t *testing.T, a *testutil.App, name, email, customerName string, 
 		t.Fatal(err)
 	}
 	tn.ids["media"] = file.ID
+	cr := call(t, e.owner, http.StatusCreated, "POST", "/api/v1/canned-replies", map[string]any{"shortcut": "kargo", "title": name + " kargo", "text": "Kargonuz yolda."}).JSON()
+	tn.ids["canned-replies"] = str(cr, "id")
+	call(t, e.owner, http.StatusOK, "POST", "/api/v1/labels", map[string]any{"name": "vip-" + e.ws.Slug})
+	tn.ids["labels"] = "vip-" + e.ws.Slug
 	tn.private = []string{file.SHA256, e.ws.ID, e.ws.OwnerID, in.MessageID, customerName, secret, str(tok, "token"), e.ws.Token}
 	if deadJob {
 		// A reply through an inbox without callback_url fails for good.

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/kanal-dev/kanal/internal/auth"
+	"github.com/kanal-dev/kanal/internal/canned"
 	"github.com/kanal-dev/kanal/internal/channel"
 	"github.com/kanal-dev/kanal/internal/conversation"
 	"github.com/kanal-dev/kanal/internal/customer"
@@ -42,6 +43,7 @@ type Deps struct {
 	Webhooks      *channel.Webhooks
 	Media         *media.Store
 	Channels      *channel.Registry
+	Canned        *canned.Service
 	Metrics       *metrics.Metrics
 	Logger        *slog.Logger
 	// PublicURL is the address customers and providers reach Kanal at,

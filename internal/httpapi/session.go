@@ -132,7 +132,7 @@ func (s *Server) writeMeStatus(w http.ResponseWriter, r *http.Request, p auth.Pr
 		return err
 	}
 	perms := []auth.Permission{}
-	for _, perm := range []auth.Permission{auth.PermWork, auth.PermAssignOthers, auth.PermReadEvents, auth.PermManageInboxes,
+	for _, perm := range []auth.Permission{auth.PermWork, auth.PermAssignOthers, auth.PermReadEvents, auth.PermManageContent, auth.PermManageInboxes,
 		auth.PermManageTeams, auth.PermManageUsers, auth.PermManageJobs, auth.PermManageWorkspace} {
 		if p.Can(perm) {
 			perms = append(perms, perm)

@@ -75,7 +75,7 @@ func New(t testing.TB, d store.Dialect, o Options) *App {
 	}
 	handler = httpapi.New(httpapi.Deps{
 		DB: s.DB, Log: s.Log, Workspaces: s.Workspaces, Auth: s.Auth, Teams: s.Teams, Inboxes: s.Inboxes,
-		Customers: s.Customers, Conversations: s.Conversations, Jobs: s.Jobs, Webhooks: s.Webhooks, Media: s.Media, Channels: s.Channels, Metrics: metrics.New(), Logger: logger,
+		Customers: s.Customers, Conversations: s.Conversations, Jobs: s.Jobs, Webhooks: s.Webhooks, Media: s.Media, Channels: s.Channels, Canned: s.Canned, Metrics: metrics.New(), Logger: logger,
 		PublicURL: a.URL, MaxBody: maxBody, Version: "test",
 	})
 	ctx, cancel := context.WithCancel(context.Background())
