@@ -16,10 +16,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kanal-dev/kanal/internal/auth"
-	"github.com/kanal-dev/kanal/internal/canned"
 	"github.com/kanal-dev/kanal/internal/bus"
+	"github.com/kanal-dev/kanal/internal/canned"
 	"github.com/kanal-dev/kanal/internal/channel"
 	"github.com/kanal-dev/kanal/internal/channel/api"
+	"github.com/kanal-dev/kanal/internal/channel/meta"
 	"github.com/kanal-dev/kanal/internal/config"
 	"github.com/kanal-dev/kanal/internal/conversation"
 	"github.com/kanal-dev/kanal/internal/customer"
@@ -58,7 +59,7 @@ type Services struct {
 // Adapters returns the channel adapters Kanal ships, with their provider
 // clients.
 func Adapters() []channel.Adapter {
-	return []channel.Adapter{api.NewSender(nil)}
+	return []channel.Adapter{api.NewSender(nil), meta.NewMessenger(nil), meta.NewInstagram(nil)}
 }
 
 // Open opens the database (applying migrations) and builds the services
