@@ -21,6 +21,7 @@ import (
 	"github.com/kanal-dev/kanal/internal/channel"
 	"github.com/kanal-dev/kanal/internal/channel/api"
 	"github.com/kanal-dev/kanal/internal/channel/meta"
+	"github.com/kanal-dev/kanal/internal/channel/whatsapp"
 	"github.com/kanal-dev/kanal/internal/config"
 	"github.com/kanal-dev/kanal/internal/conversation"
 	"github.com/kanal-dev/kanal/internal/customer"
@@ -59,7 +60,7 @@ type Services struct {
 // Adapters returns the channel adapters Kanal ships, with their provider
 // clients.
 func Adapters() []channel.Adapter {
-	return []channel.Adapter{api.NewSender(nil), meta.NewMessenger(nil), meta.NewInstagram(nil)}
+	return []channel.Adapter{api.NewSender(nil), meta.NewMessenger(nil), meta.NewInstagram(nil), whatsapp.New(nil)}
 }
 
 // Open opens the database (applying migrations) and builds the services
