@@ -21,6 +21,8 @@ import (
 	"github.com/kanal-dev/kanal/internal/channel"
 	"github.com/kanal-dev/kanal/internal/channel/api"
 	"github.com/kanal-dev/kanal/internal/channel/meta"
+	"github.com/kanal-dev/kanal/internal/channel/netgsm"
+	"github.com/kanal-dev/kanal/internal/channel/twilio"
 	"github.com/kanal-dev/kanal/internal/channel/whatsapp"
 	"github.com/kanal-dev/kanal/internal/config"
 	"github.com/kanal-dev/kanal/internal/conversation"
@@ -58,16 +60,17 @@ type Services struct {
 }
 
 // Adapters returns the channel adapters Kanal ships, with their provider
-// clients.
-func Adapters() []channel.Adapter {
-	return []channel.Adapter{api.NewSender(nil), meta.NewMessenger(nil), meta.NewInstagram(nil), whatsapp.New(nil)}
+// clients. publicURL is Kanal's public address (for provider callbacks).
+func Adapters(publicURL string) []channel.Adapter {
+	return []channel.Adapter{api.NewSender(nil), meta.NewMessenger(nil), meta.NewInstagram(nil), whatsapp.New(nil),
+		twilio.NewTwilio(nil, publicURL), netgsm.NewNetgsm(nil)}
 }
 
 // Open opens the database (applying migrations) and builds the services
 // with the given channel adapters (nil: Adapters()).
 func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, adapters []channel.Adapter) (*Services, error) {
 	if adapters == nil {
-		adapters = Adapters()
+		adapters = Adapters(cfg.PublicURL)
 	}
 	key, err := secret.LoadKey(cfg.SecretKey, cfg.DataDir)
 	if err != nil {
@@ -113,8 +116,18 @@ func (s *Services) Close() error { return s.DB.Close() }
 // finish their jobs, queued writes commit, and the database closes.
 func Serve(ctx context.Context, cfg config.Config, version string, logger *slog.Logger, ready func(addr string)) error {
 	start := time.Now()
+	// Listen first: with --addr :0 the public URL (signed by providers and
+	// given to them as callback) is known only once the port is.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	if cfg.PublicURLFromAddr {
+		cfg.PublicURL = "http://" + ln.Addr().String()
+	}
 	s, err := Open(ctx, cfg, logger, nil)
 	if err != nil {
+		ln.Close()
 		return err
 	}
 	defer s.Close()
@@ -140,13 +153,6 @@ func Serve(ctx context.Context, cfg config.Config, version string, logger *slog.
 			m.DispatchLag.Observe(float64(now-e.CreatedAt) / 1000)
 		}
 		m.Dispatched.Add(float64(len(evs)))
-	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	if cfg.PublicURLFromAddr {
-		cfg.PublicURL = "http://" + ln.Addr().String()
 	}
 	api := httpapi.New(httpapi.Deps{
 		DB: s.DB, Log: s.Log, Workspaces: s.Workspaces, Auth: s.Auth, Teams: s.Teams, Inboxes: s.Inboxes,

@@ -107,7 +107,7 @@ func sign(secret, body string) string {
 func TestWebhookMachinery(t *testing.T) {
 	for _, d := range storetest.Dialects() {
 		t.Run(string(d), func(t *testing.T) {
-			a := testutil.New(t, d, testutil.Options{Adapters: append(app.Adapters(), fakeAdapter{})})
+			a := testutil.New(t, d, testutil.Options{Adapters: append(app.Adapters(""), fakeAdapter{})})
 			w := a.Setup("Mağaza", "owner@example.com")
 			c := a.Client(w.Token)
 			ib := c.Must(http.StatusCreated, "POST", "/api/v1/inboxes", map[string]any{"type": "fake", "name": "Fake",

@@ -60,15 +60,18 @@ func New(t testing.TB, d store.Dialect, o Options) *App {
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+	// The server starts first so that its URL is the public URL the
+	// adapters are built with.
+	var handler http.Handler
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	srv.Start()
+	cfg.PublicURL = srv.URL
 	s, err := app.Open(context.Background(), cfg, logger, o.Adapters)
 	if err != nil {
+		srv.Close()
 		t.Fatalf("open app: %v", err)
 	}
-	a := &App{Services: s, t: t}
-	var handler http.Handler
-	a.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
-	a.Server.Start()
-	a.URL = a.Server.URL
+	a := &App{Services: s, t: t, Server: srv, URL: srv.URL}
 	maxBody := o.MaxBody
 	if maxBody == 0 {
 		maxBody = cfg.MaxBody
