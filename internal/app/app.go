@@ -22,6 +22,7 @@ import (
 	"github.com/kanal-dev/kanal/internal/channel/api"
 	"github.com/kanal-dev/kanal/internal/channel/meta"
 	"github.com/kanal-dev/kanal/internal/channel/netgsm"
+	"github.com/kanal-dev/kanal/internal/channel/telegram"
 	"github.com/kanal-dev/kanal/internal/channel/twilio"
 	"github.com/kanal-dev/kanal/internal/channel/whatsapp"
 	"github.com/kanal-dev/kanal/internal/config"
@@ -63,7 +64,7 @@ type Services struct {
 // clients. publicURL is Kanal's public address (for provider callbacks).
 func Adapters(publicURL string) []channel.Adapter {
 	return []channel.Adapter{api.NewSender(nil), meta.NewMessenger(nil), meta.NewInstagram(nil), whatsapp.New(nil),
-		twilio.NewTwilio(nil, publicURL), netgsm.NewNetgsm(nil)}
+		telegram.New(nil), twilio.NewTwilio(nil, publicURL), netgsm.NewNetgsm(nil)}
 }
 
 // Open opens the database (applying migrations) and builds the services
