@@ -704,6 +704,10 @@ func RetryAfter(err error, d time.Duration) error {
 	return &retryAfterError{err: err, d: d}
 }
 
+// RetryAfterOf tells how long err (from RetryAfter) asks the queue to wait
+// before the next try; 0 when it asks nothing.
+func RetryAfterOf(err error) time.Duration { return retryAfterOf(err) }
+
 func retryAfterOf(err error) time.Duration {
 	var r *retryAfterError
 	if errors.As(err, &r) {
