@@ -1,8 +1,11 @@
 # Kanal — build and test. `make test` is what CI runs.
 GO ?= go
+NPM ?= npm
 PKGS := ./...
+WEB := web/workspace
+E2E_WEB := e2e-web
 
-.PHONY: build run test vet fmt-check unit race
+.PHONY: build run test vet fmt-check unit race web web-deps web-test web-check e2e e2e-deps screenshots
 
 build:
 	$(GO) build -o bin/kanal ./cmd/kanal
@@ -10,9 +13,12 @@ build:
 run:
 	$(GO) run ./cmd/kanal serve
 
-# vet + gofmt check + every test. Store-backed tests run on SQLite always and
-# on PostgreSQL when KANAL_TEST_DATABASE_URL is set (.ci/run sets it).
-test: vet fmt-check unit
+# vet + gofmt check + every Go test, then the web app: rebuild its bundle,
+# its unit tests (Vitest) and the browser tests (Playwright, Debian chromium).
+# Store-backed tests run on SQLite always and on PostgreSQL when
+# KANAL_TEST_DATABASE_URL is set (.ci/run sets it). On CI (CI set) the rebuilt
+# bundle must also equal the committed one.
+test: vet fmt-check unit web $(if $(CI),web-check,) web-test e2e
 
 vet:
 	$(GO) vet $(PKGS)
@@ -26,3 +32,39 @@ unit:
 
 race:
 	$(GO) test -race -count=1 $(PKGS)
+
+# --- web: the agent workspace (React + TypeScript + Vite) -------------------
+# Its built bundle is committed in $(WEB)/dist and embedded by web/embed.go, so
+# `go build` needs no Node.js. `make web` rebuilds it (type check, vite build,
+# and the 300 KB gzip budget of the initial JavaScript).
+
+web-deps:
+	cd $(WEB) && $(NPM) ci --no-audit --no-fund
+
+web: web-deps
+	cd $(WEB) && $(NPM) run build
+
+web-test: web-deps
+	cd $(WEB) && $(NPM) test
+
+# The committed bundle must be what the sources build (the build is
+# reproducible: content-hashed names, no timestamps).
+web-check: web
+	@if ! git rev-parse --git-dir >/dev/null 2>&1; then echo "web-check: not a git checkout, skipped"; exit 0; fi; \
+	changes=$$(git status --porcelain -- $(WEB)/dist); \
+	if [ -n "$$changes" ]; then \
+		echo "$(WEB)/dist is stale: commit the output of 'make web':"; echo "$$changes"; \
+		git --no-pager diff --stat -- $(WEB)/dist; exit 1; \
+	fi
+
+e2e-deps:
+	cd $(E2E_WEB) && $(NPM) ci --no-audit --no-fund
+
+# Browser tests against the real binary (built by the global setup).
+# CHROMIUM_PATH overrides /usr/bin/chromium; KANAL_BIN uses a prebuilt binary.
+e2e: e2e-deps
+	cd $(E2E_WEB) && npx --no-install playwright test
+
+# Refresh docs/screenshots/*.png (1280x800) from a fresh demo workspace.
+screenshots: e2e-deps
+	cd $(E2E_WEB) && UPDATE_SCREENSHOTS=1 npx --no-install playwright test tests/screenshots.spec.ts

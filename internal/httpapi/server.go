@@ -84,6 +84,7 @@ func New(d Deps) *Server {
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &httpError{status: http.StatusNotFound, code: "no_route", msg: "no such API route: " + r.Method + " " + r.URL.Path})
 	})
+	s.mux.HandleFunc("/", s.serveWeb) // the agent workspace (single-page app)
 	return s
 }
 
