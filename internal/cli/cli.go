@@ -1,5 +1,5 @@
 // Package cli implements Kanal's subcommands: serve, setup, token, migrate,
-// loadtest and version.
+// loadtest, demo and version.
 package cli
 
 import (
@@ -27,6 +27,7 @@ Usage:
   kanal token create --email E --name N [--workspace SLUG] [--data DIR] [--database-url URL]
   kanal migrate  [--data DIR] [--database-url URL]
   kanal loadtest [--url URL] --token T [--clients 64] [--duration 20s] ...
+  kanal demo     [--addr 127.0.0.1:8080] [--sim-addr 127.0.0.1:8090] [--data DIR] [--seed]
   kanal version
 
 Run "kanal COMMAND -h" for a command's flags.
@@ -50,6 +51,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = migrate(ctx, args[1:], stdout, stderr, getenv)
 	case "loadtest":
 		err = loadtest(ctx, args[1:], stdout, stderr, getenv)
+	case "demo":
+		err = demo(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "kanal", Version)
 	case "help", "-h", "--help":
