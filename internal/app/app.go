@@ -34,6 +34,7 @@ import (
 	"github.com/kanal-dev/kanal/internal/jobs"
 	"github.com/kanal-dev/kanal/internal/media"
 	"github.com/kanal-dev/kanal/internal/metrics"
+	"github.com/kanal-dev/kanal/internal/realtime"
 	"github.com/kanal-dev/kanal/internal/secret"
 	"github.com/kanal-dev/kanal/internal/store"
 	"github.com/kanal-dev/kanal/internal/team"
@@ -148,6 +149,11 @@ func Serve(ctx context.Context, cfg config.Config, version string, logger *slog.
 		_, d, _ := s.Jobs.Depth(ctx)
 		return float64(d)
 	}))
+	hub := realtime.New(realtime.Deps{Bus: s.Bus, Log: s.Log, DB: s.DB, Conversations: s.Conversations,
+		Members: s.Auth, Logger: logger}, realtime.Options{})
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "kanal_realtime_connections", Help: "Open real-time sockets on this node.",
+	}, func() float64 { return float64(hub.Connections()) }))
 	s.Dispatcher.OnBatch = func(evs []event.Event) {
 		now := time.Now().UnixMilli()
 		for _, e := range evs {
@@ -158,7 +164,7 @@ func Serve(ctx context.Context, cfg config.Config, version string, logger *slog.
 	api := httpapi.New(httpapi.Deps{
 		DB: s.DB, Log: s.Log, Workspaces: s.Workspaces, Auth: s.Auth, Teams: s.Teams, Inboxes: s.Inboxes,
 		Customers: s.Customers, Conversations: s.Conversations, Jobs: s.Jobs, Webhooks: s.Webhooks, Media: s.Media, Channels: s.Channels, Canned: s.Canned, Metrics: m, Logger: logger,
-		PublicURL: cfg.PublicURL, MaxBody: cfg.MaxBody, Version: version,
+		Realtime: hub, PublicURL: cfg.PublicURL, MaxBody: cfg.MaxBody, Version: version,
 		SecureCookies: len(cfg.PublicURL) > 8 && cfg.PublicURL[:8] == "https://",
 	})
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
@@ -169,6 +175,7 @@ func Serve(ctx context.Context, cfg config.Config, version string, logger *slog.
 	done := make(chan error, 3)
 	go func() { done <- s.Dispatcher.Run(workCtx, s.Log) }()
 	go func() { done <- s.Jobs.Run(workCtx) }()
+	go func() { done <- hub.Run(workCtx) }()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
@@ -197,8 +204,12 @@ func Serve(ctx context.Context, cfg config.Config, version string, logger *slog.
 	if err := srv.Shutdown(shutCtx); err != nil {
 		logger.Warn("shutdown: requests still running were cut", "err", err)
 	}
+	// Hijacked WebSockets are not part of srv.Shutdown: close them (1001).
+	if err := hub.Shutdown(shutCtx); err != nil {
+		logger.Warn("shutdown: real-time sockets still closing were cut", "err", err)
+	}
 	stopWork()
-	for range 2 {
+	for range 3 {
 		if err := <-done; err != nil {
 			logger.Warn("worker stopped with error", "err", err)
 		}

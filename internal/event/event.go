@@ -36,6 +36,7 @@ const (
 	IdentityChanged      = "customer.identity_changed"
 	ConversationCreated  = "conversation.created"
 	ConversationUpdated  = "conversation.updated"
+	ConversationRead     = "conversation.read"
 	MessageCreated       = "message.created"
 	MessageStatusChanged = "message.status_changed"
 	MessageUpdated       = "message.updated"

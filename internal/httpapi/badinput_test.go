@@ -74,6 +74,7 @@ var wrongTypes = map[string][]wrongType{
 	},
 	"POST /api/v1/conversations/{id}/messages": {{`{"text": 12}`, "text"}, {`{"text": "x", "attachments": "a"}`, "attachments"}},
 	"POST /api/v1/conversations/{id}/notes":    {{`{"text": false}`, "text"}},
+	"POST /api/v1/conversations/{id}/read":     {{`{"message_id": 5}`, "message_id"}},
 }
 
 // badBodyFixture is a workspace with an id of every kind, and the paths of

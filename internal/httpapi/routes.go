@@ -74,6 +74,7 @@ func (s *Server) routes() []route {
 		{"GET /api/v1/conversations/{id}/messages", member, auth.PermWork, s.listMessages},
 		{"POST /api/v1/conversations/{id}/messages", member, auth.PermWork, s.sendMessage},
 		{"POST /api/v1/conversations/{id}/notes", member, auth.PermWork, s.addNote},
+		{"POST /api/v1/conversations/{id}/read", member, auth.PermWork, s.markRead},
 
 		{"GET /api/v1/media/{id}", member, auth.PermWork, s.getMedia},
 
@@ -88,6 +89,9 @@ func (s *Server) routes() []route {
 		{"DELETE /api/v1/labels/{id}", member, auth.PermManageContent, s.deleteLabel},
 
 		{"GET /api/v1/events", member, auth.PermReadEvents, s.listEvents},
+
+		{"GET /api/v1/ws", member, auth.PermWork, s.websocket},
+		{"GET /api/v1/presence", member, auth.PermWork, s.presence},
 
 		{"GET /webhooks/{type}/{key}", public, "", s.webhookChallenge},
 		{"POST /webhooks/{type}/{key}", public, "", s.webhook},

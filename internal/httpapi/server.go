@@ -24,6 +24,7 @@ import (
 	"github.com/kanal-dev/kanal/internal/jobs"
 	"github.com/kanal-dev/kanal/internal/media"
 	"github.com/kanal-dev/kanal/internal/metrics"
+	"github.com/kanal-dev/kanal/internal/realtime"
 	"github.com/kanal-dev/kanal/internal/store"
 	"github.com/kanal-dev/kanal/internal/team"
 	"github.com/kanal-dev/kanal/internal/workspace"
@@ -44,6 +45,7 @@ type Deps struct {
 	Media         *media.Store
 	Channels      *channel.Registry
 	Canned        *canned.Service
+	Realtime      *realtime.Hub
 	Metrics       *metrics.Metrics
 	Logger        *slog.Logger
 	// PublicURL is the address customers and providers reach Kanal at,

@@ -20,6 +20,7 @@ import (
 	"github.com/kanal-dev/kanal/internal/config"
 	"github.com/kanal-dev/kanal/internal/httpapi"
 	"github.com/kanal-dev/kanal/internal/metrics"
+	"github.com/kanal-dev/kanal/internal/realtime"
 	"github.com/kanal-dev/kanal/internal/store"
 	"github.com/kanal-dev/kanal/internal/store/storetest"
 )
@@ -27,9 +28,10 @@ import (
 // App is a running Kanal for one test.
 type App struct {
 	*app.Services
-	Server *httptest.Server
-	URL    string
-	t      testing.TB
+	Realtime *realtime.Hub
+	Server   *httptest.Server
+	URL      string
+	t        testing.TB
 }
 
 // Options tune a test app.
@@ -72,6 +74,8 @@ func New(t testing.TB, d store.Dialect, o Options) *App {
 		t.Fatalf("open app: %v", err)
 	}
 	a := &App{Services: s, t: t, Server: srv, URL: srv.URL}
+	a.Realtime = realtime.New(realtime.Deps{Bus: s.Bus, Log: s.Log, DB: s.DB, Conversations: s.Conversations,
+		Members: s.Auth, Logger: logger}, realtime.Options{PresenceGrace: 100 * time.Millisecond})
 	maxBody := o.MaxBody
 	if maxBody == 0 {
 		maxBody = cfg.MaxBody
@@ -79,17 +83,23 @@ func New(t testing.TB, d store.Dialect, o Options) *App {
 	handler = httpapi.New(httpapi.Deps{
 		DB: s.DB, Log: s.Log, Workspaces: s.Workspaces, Auth: s.Auth, Teams: s.Teams, Inboxes: s.Inboxes,
 		Customers: s.Customers, Conversations: s.Conversations, Jobs: s.Jobs, Webhooks: s.Webhooks, Media: s.Media, Channels: s.Channels, Canned: s.Canned, Metrics: metrics.New(), Logger: logger,
-		PublicURL: a.URL, MaxBody: maxBody, Version: "test",
+		Realtime: a.Realtime, PublicURL: a.URL, MaxBody: maxBody, Version: "test",
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{}, 2)
+	hubDone := make(chan struct{})
+	go func() { _ = a.Realtime.Run(ctx); close(hubDone) }()
 	if !o.NoWorkers {
 		go func() { _ = s.Dispatcher.Run(ctx, s.Log); done <- struct{}{} }()
 		go func() { _ = s.Jobs.Run(ctx); done <- struct{}{} }()
 	}
 	t.Cleanup(func() {
 		a.Server.Close()
+		sctx, scancel := context.WithTimeout(context.Background(), 15*time.Second)
+		_ = a.Realtime.Shutdown(sctx)
+		scancel()
 		cancel()
+		<-hubDone
 		if !o.NoWorkers {
 			<-done
 			<-done
