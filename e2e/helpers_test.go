@@ -225,7 +225,14 @@ func tryStartServer(t testing.TB, env []string, args ...string) (*server, error)
 	t.Cleanup(func() {
 		s.kill()
 		if t.Failed() {
-			t.Logf("kanal serve %s logs:\n%s", strings.Join(args, " "), tail(s.logs.String(), 60))
+			var errLines []string
+			for _, l := range strings.Split(s.logs.String(), "\n") {
+				if strings.Contains(l, `"level":"ERROR"`) {
+					errLines = append(errLines, l)
+				}
+			}
+			t.Logf("kanal serve %s error logs:\n%s\nlast logs:\n%s", strings.Join(args, " "),
+				strings.Join(errLines, "\n"), tail(s.logs.String(), 60))
 		}
 	})
 	select {

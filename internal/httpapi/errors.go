@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/kanal-dev/kanal/internal/errs"
+	"github.com/kanal-dev/kanal/internal/store"
 )
 
 // apiError is the body of every error answer:
@@ -60,7 +61,7 @@ func (s *Server) mapError(err error) (int, apiError) {
 		return http.StatusTooManyRequests, apiError{Code: "rate_limited", Message: "too many requests; slow down"}
 	case errors.Is(err, errs.ErrTooLarge):
 		return http.StatusRequestEntityTooLarge, apiError{Code: "too_large", Message: "request body too large"}
-	case errors.Is(err, errs.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, errs.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), store.IsUnavailable(err):
 		return http.StatusServiceUnavailable, apiError{Code: "database_unavailable", Message: "the database is unavailable; try again shortly"}
 	}
 	return http.StatusInternalServerError, apiError{Code: "internal", Message: "internal error"}

@@ -6,7 +6,9 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
@@ -53,9 +55,21 @@ func classify(err error) error {
 	return err
 }
 
+// IsUnavailable tells whether err means the database could not be reached
+// or the connection broke (as opposed to a bad query or a constraint). The
+// HTTP layer uses it as a last check before answering 500, for errors that
+// reached it without passing through the store's own wrapping (rows.Err).
+func IsUnavailable(err error) bool {
+	return errors.Is(err, ErrUnavailable) || unavailable(err)
+}
+
 func unavailable(err error) bool {
-	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return true
+	}
+	if strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "conn busy") {
+		return true // pgconn's messages for a connection lost or left mid-query by a dead peer
 	}
 	var ne net.Error
 	if errors.As(err, &ne) {
