@@ -146,10 +146,13 @@ export class RealtimeClient {
     ws.onerror = () => {
       /* onclose follows */
     };
-    ws.onclose = () => {
+    ws.onclose = (e) => {
       if (this.ws !== ws) return;
       this.ws = null;
       this.setStatus("offline");
+      // 1008: the member was removed or the token revoked; reconnecting
+      // would only be refused again.
+      if ((e as { code?: number } | null)?.code === 1008) return;
       this.scheduleReconnect();
     };
   }
@@ -179,7 +182,7 @@ export class RealtimeClient {
           // First contact: what we loaded over REST is current; follow from here.
           this.lastSeq = seq;
           this.o.onResync();
-        } else if (seq < this.lastSeq) {
+        } else if (f.reset === true || seq < this.lastSeq) {
           // The server's log is behind what we saw (restored database?): start over.
           this.lastSeq = seq;
           this.o.onResync();
@@ -190,9 +193,10 @@ export class RealtimeClient {
         const ev = f.event as KanalEvent | undefined;
         if (!ev || typeof ev.seq !== "number") return;
         if (this.lastSeq !== null && ev.seq <= this.lastSeq) return; // replayed twice
-        const gap = this.lastSeq !== null && ev.seq > this.lastSeq + 1;
+        // A jump in seq is not a loss: events this member may not see are
+        // filtered out. The server never skips one it should send; when it
+        // cannot keep up it says "resync" instead.
         this.lastSeq = ev.seq;
-        if (gap) this.o.onResync();
         this.o.onEvent(ev);
         return;
       }
