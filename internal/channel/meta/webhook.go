@@ -37,7 +37,13 @@ func Sign(appSecret string, body []byte) string {
 // Verify checks X-Hub-Signature-256 over the raw body, in constant time,
 // before anything is parsed.
 func (a *Adapter) Verify(in inbox.Inbox, r *http.Request, publicURL string, body []byte) error {
-	secret := in.String(KeyAppSecret)
+	return VerifySignature(in.String(KeyAppSecret), r, body)
+}
+
+// VerifySignature checks Meta's X-Hub-Signature-256 over the raw body with
+// the app secret, in constant time (WhatsApp, Messenger and Instagram all
+// sign this way).
+func VerifySignature(secret string, r *http.Request, body []byte) error {
 	got := strings.TrimSpace(r.Header.Get(SignatureHeader))
 	if secret == "" || len(got) < 7 || !strings.EqualFold(got[:7], "sha256=") {
 		return channel.ErrBadSignature
@@ -58,8 +64,13 @@ func (a *Adapter) Verify(in inbox.Inbox, r *http.Request, publicURL string, body
 // hub.challenge when hub.mode is subscribe and hub.verify_token is the
 // inbox's verify token, else 403.
 func (a *Adapter) Challenge(in inbox.Inbox, r *http.Request) (int, string) {
+	return AnswerChallenge(in.String(KeyVerifyToken), r)
+}
+
+// AnswerChallenge answers Meta's GET subscription check with the challenge
+// when hub.verify_token is want (constant time), else 403.
+func AnswerChallenge(want string, r *http.Request) (int, string) {
 	q := r.URL.Query()
-	want := in.String(KeyVerifyToken)
 	tok := q.Get("hub.verify_token")
 	if q.Get("hub.mode") != "subscribe" || want == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(want)) != 1 {
 		return http.StatusForbidden, "forbidden"

@@ -2,9 +2,6 @@ package whatsapp
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -17,50 +14,26 @@ import (
 	"time"
 
 	"github.com/kanal-dev/kanal/internal/channel"
+	"github.com/kanal-dev/kanal/internal/channel/meta"
 	"github.com/kanal-dev/kanal/internal/conversation"
 	"github.com/kanal-dev/kanal/internal/customer"
 	"github.com/kanal-dev/kanal/internal/inbox"
 )
 
 // SignatureHeader carries Meta's signature of a webhook body.
-const SignatureHeader = "X-Hub-Signature-256"
+const SignatureHeader = meta.SignatureHeader
 
-// Sign returns the X-Hub-Signature-256 value of body: "sha256=" and the
-// lowercase hex HMAC-SHA256 of the raw bytes with the app secret.
-func Sign(appSecret string, body []byte) string {
-	m := hmac.New(sha256.New, []byte(appSecret))
-	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
-}
+// Sign returns the X-Hub-Signature-256 value of body (see meta.Sign).
+func Sign(appSecret string, body []byte) string { return meta.Sign(appSecret, body) }
 
 // Verify checks X-Hub-Signature-256 over the raw body, in constant time.
 func (a *Adapter) Verify(in inbox.Inbox, r *http.Request, publicURL string, body []byte) error {
-	secret := in.String(KeyAppSecret)
-	got := strings.TrimSpace(r.Header.Get(SignatureHeader))
-	if secret == "" || got == "" {
-		return channel.ErrBadSignature
-	}
-	// Meta sends lowercase hex; accept an upper-case prefix or digits too.
-	if len(got) > 7 && strings.EqualFold(got[:7], "sha256=") {
-		got = "sha256=" + strings.ToLower(got[7:])
-	}
-	if !hmac.Equal([]byte(Sign(secret, body)), []byte(got)) {
-		return channel.ErrBadSignature
-	}
-	return nil
+	return meta.VerifySignature(in.String(KeyAppSecret), r, body)
 }
 
-// Challenge answers Meta's GET verification of the callback URL: 200 with
-// hub.challenge when hub.mode is subscribe and hub.verify_token is the
-// inbox's verify token, else 403.
+// Challenge answers Meta's GET verification of the callback URL.
 func (a *Adapter) Challenge(in inbox.Inbox, r *http.Request) (int, string) {
-	q := r.URL.Query()
-	want := in.String(KeyVerifyToken)
-	tok := q.Get("hub.verify_token")
-	if q.Get("hub.mode") != "subscribe" || want == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(want)) != 1 {
-		return http.StatusForbidden, "forbidden"
-	}
-	return http.StatusOK, q.Get("hub.challenge")
+	return meta.AnswerChallenge(in.String(KeyVerifyToken), r)
 }
 
 // The webhook payload, as far as Kanal reads it.
