@@ -114,6 +114,11 @@ func (d *Delivery) handle(ctx context.Context, j jobs.Job) error {
 	if err != nil {
 		return err
 	}
+	// After a merge the customer may have several numbers or addresses of
+	// one kind: keep those of this conversation.
+	if cust, err = d.customers.ForReply(ctx, j.WorkspaceID, cust, c.ID); err != nil {
+		return err
+	}
 	pid, err := sender.Send(ctx, Outbound{Inbox: ib, Conversation: c, Customer: cust, Message: m})
 	if err != nil {
 		return err

@@ -162,6 +162,12 @@ func (s *Service) IngestTx(ctx context.Context, tx *store.Tx, p Prepared) (Inges
 			return err
 		}
 		actor.ID = res.CustomerID
+		// The identity the customer wrote from: a reply goes back to it
+		// even when the customer has others of its kind (after a merge).
+		identityID, err := s.customers.IdentityID(ctx, tx, in.WorkspaceID, p.settings.PhoneRegion, in.Claims[0])
+		if err != nil {
+			return fmt.Errorf("thread: %w", err)
+		}
 		now := store.Now()
 		status := ""
 		if !res.NewCustomer {
@@ -180,7 +186,7 @@ func (s *Service) IngestTx(ctx context.Context, tx *store.Tx, p Prepared) (Inges
 				Channel: ib.Type, LastInboxID: ib.ID, LastChannel: ib.Type, Status: StatusOpen, Priority: PriorityNormal,
 				Subject: in.Subject, Labels: []string{}, CreatedAt: now, UpdatedAt: now, LastActivityAt: now, LastInboundAt: &now}
 			if _, err := tx.Exec(ctx, q.Get(d, "insert-conversation"), c.ID, c.WorkspaceID, c.CustomerID, c.InboxID, c.Channel,
-				c.Status, c.Priority, c.Subject, now, now); err != nil {
+				c.Status, c.Priority, c.Subject, now, now, nullable(identityID)); err != nil {
 				return fmt.Errorf("create conversation: %w", err)
 			}
 			res.ConversationID, res.NewConversation = c.ID, true
@@ -189,7 +195,7 @@ func (s *Service) IngestTx(ctx context.Context, tx *store.Tx, p Prepared) (Inges
 				return err
 			}
 		} else {
-			if _, err := tx.Exec(ctx, q.Get(d, "touch-inbound"), in.WorkspaceID, res.ConversationID, ib.ID, ib.Type, now); err != nil {
+			if _, err := tx.Exec(ctx, q.Get(d, "touch-inbound"), in.WorkspaceID, res.ConversationID, ib.ID, ib.Type, now, nullable(identityID)); err != nil {
 				return fmt.Errorf("thread: %w", err)
 			}
 			if status == StatusPending || status == StatusSnoozed { // the customer's answer reopens it

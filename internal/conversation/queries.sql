@@ -13,11 +13,12 @@ ORDER BY last_activity_at DESC, id DESC LIMIT 1;
 
 -- name: insert-conversation
 INSERT INTO conversations (id, workspace_id, customer_id, inbox_id, channel, last_inbox_id, last_channel, status, priority,
-  subject, labels, created_at, updated_at, last_activity_at, last_inbound_at)
-VALUES ($1, $2, $3, $4, $5, $4, $5, $6, $7, $8, '[]', $9, $9, $9, $10);
+  subject, labels, created_at, updated_at, last_activity_at, last_inbound_at, last_identity_id)
+VALUES ($1, $2, $3, $4, $5, $4, $5, $6, $7, $8, '[]', $9, $9, $9, $10, $11);
 
 -- name: touch-inbound
 UPDATE conversations SET last_inbox_id = $3, last_channel = $4, last_activity_at = $5, last_inbound_at = $5,
+  last_identity_id = COALESCE($6, last_identity_id),
   updated_at = $5, status = CASE WHEN status IN ('pending', 'snoozed') THEN 'open' ELSE status END,
   snoozed_until = CASE WHEN status IN ('pending', 'snoozed') THEN NULL ELSE snoozed_until END
 WHERE workspace_id = $1 AND id = $2;

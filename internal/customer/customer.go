@@ -18,7 +18,7 @@ import (
 	"github.com/kanal-dev/kanal/internal/text"
 )
 
-//go:embed queries.sql
+//go:embed *.sql
 var queryFS embed.FS
 
 var q = store.MustQueries(queryFS)
@@ -446,6 +446,9 @@ func (s *Service) getFull(ctx context.Context, r store.Querier, workspaceID, id 
 
 func (s *Service) get(ctx context.Context, r store.Querier, workspaceID, id string) (Customer, error) {
 	c, err := scan(r.QueryRow(ctx, q.Get(r.Dialect(), "get"), workspaceID, id))
+	if errors.Is(err, errs.ErrNotFound) {
+		err = s.mergedAway(ctx, r, workspaceID, id, err) // 404 customer_merged, naming the survivor
+	}
 	if err != nil {
 		return Customer{}, fmt.Errorf("customer %s: %w", id, err)
 	}

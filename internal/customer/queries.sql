@@ -7,18 +7,20 @@ UPDATE customers SET name = $3, email = $4, phone = $5, attributes = $6, search_
 WHERE workspace_id = $1 AND id = $2;
 
 -- name: get
+-- Live customers only; a merged-away one is explained by mergedAway.
 SELECT id, workspace_id, name, email, phone, attributes, created_at, updated_at
-FROM customers WHERE workspace_id = $1 AND id = $2;
+FROM customers WHERE workspace_id = $1 AND id = $2 AND merged_into IS NULL;
 
 -- name: list
 SELECT id, workspace_id, name, email, phone, attributes, created_at, updated_at
 FROM customers WHERE workspace_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3))
+AND merged_into IS NULL
 ORDER BY created_at DESC, id DESC LIMIT $4;
 
 -- name: search
 SELECT id, workspace_id, name, email, phone, attributes, created_at, updated_at
 FROM customers WHERE workspace_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3))
-AND search_key LIKE $5 ESCAPE '\'
+AND search_key LIKE $5 ESCAPE '\' AND merged_into IS NULL
 ORDER BY created_at DESC, id DESC LIMIT $4;
 
 -- name: identity

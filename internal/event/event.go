@@ -34,6 +34,9 @@ const (
 	CustomerUpdated      = "customer.updated"
 	IdentityAdded        = "customer.identity_added"
 	IdentityChanged      = "customer.identity_changed"
+	CustomerMerged       = "customer.merged"   // data: {merge, survivor}; on the survivor's timeline
+	CustomerUnmerged     = "customer.unmerged" // data: {merge, restored}; on the survivor's timeline
+	CustomerActivity     = "customer.activity" // a shop or app event; data: {id, type, occurred_at, idempotency_key, data}
 	ConversationCreated  = "conversation.created"
 	ConversationUpdated  = "conversation.updated"
 	ConversationRead     = "conversation.read"
@@ -147,6 +150,24 @@ func (l *Log) ForCustomer(ctx context.Context, workspaceID, customerID string, b
 	}
 	r := l.db.Reader()
 	return scanAll(r.Query(ctx, q.Get(r.Dialect(), "list-customer"), workspaceID, customerID, before, limit))
+}
+
+// ForCustomers is ForCustomer over several customers at once: a survivor
+// and the customers merged into it (customer.Service.TimelineIDs), whose
+// events keep their own customer_id in the log.
+func (l *Log) ForCustomers(ctx context.Context, workspaceID string, customerIDs []string, before int64, limit int) ([]Event, error) {
+	if len(customerIDs) == 1 {
+		return l.ForCustomer(ctx, workspaceID, customerIDs[0], before, limit)
+	}
+	if before <= 0 {
+		before = 1<<62 - 1
+	}
+	ids, err := json.Marshal(customerIDs)
+	if err != nil {
+		return nil, err
+	}
+	r := l.db.Reader()
+	return scanAll(r.Query(ctx, q.Get(r.Dialect(), "list-customers"), workspaceID, string(ids), before, limit))
 }
 
 // Tail returns up to limit events of all workspaces with a log id > afterID,

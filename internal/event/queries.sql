@@ -23,6 +23,18 @@ FROM events WHERE workspace_id = $1 AND seq > $2 ORDER BY seq LIMIT $3;
 SELECT id, workspace_id, seq, type, customer_id, conversation_id, actor_kind, actor_id, data, created_at
 FROM events WHERE workspace_id = $1 AND customer_id = $2 AND seq < $3 ORDER BY seq DESC LIMIT $4;
 
+-- name: list-customers
+-- $2 is a JSON array of customer ids.
+SELECT id, workspace_id, seq, type, customer_id, conversation_id, actor_kind, actor_id, data, created_at
+FROM events WHERE workspace_id = $1 AND customer_id IN (SELECT value FROM json_each($2)) AND seq < $3
+ORDER BY seq DESC LIMIT $4;
+
+-- name: list-customers@postgres
+SELECT id, workspace_id, seq, type, customer_id, conversation_id, actor_kind, actor_id, data, created_at
+FROM events WHERE workspace_id = $1 AND customer_id = ANY(ARRAY(SELECT jsonb_array_elements_text(CAST($2 AS jsonb))))
+  AND seq < $3
+ORDER BY seq DESC LIMIT $4;
+
 -- name: tail
 SELECT id, workspace_id, seq, type, customer_id, conversation_id, actor_kind, actor_id, data, created_at
 FROM events WHERE id > $1 ORDER BY id LIMIT $2;

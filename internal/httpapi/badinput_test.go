@@ -17,9 +17,10 @@ import (
 
 // noBody lists the POST/PATCH routes that read no body at all.
 var noBody = map[string]bool{
-	"POST /api/v1/auth/logout":       true,
-	"POST /api/v1/jobs/{id}/retry":   true,
-	"POST /api/v1/inboxes/{id}/test": true,
+	"POST /api/v1/auth/logout":               true,
+	"POST /api/v1/jobs/{id}/retry":           true,
+	"POST /api/v1/inboxes/{id}/test":         true,
+	"POST /api/v1/customer-merges/{id}/undo": true,
 }
 
 // bodyRoutes are the routes that decode a JSON body.
@@ -65,6 +66,19 @@ var wrongTypes = map[string][]wrongType{
 	"POST /api/v1/customers":                 {{`{"attributes": [1]}`, "attributes"}, {`{"identities": {"kind": "email"}}`, "identities"}},
 	"PATCH /api/v1/customers/{id}":           {{`{"name": {"first": "a"}}`, "name"}, {`{"phone": 5321234567}`, "phone"}},
 	"POST /api/v1/customers/{id}/identities": {{`{"kind": "email", "value": 42}`, "value"}},
+	"POST /api/v1/customers/{id}/merge":      {{`{"from": 42}`, "from"}, {`{"from": ["a"]}`, "from"}},
+	"POST /api/v1/customers/{id}/events": {
+		{`{"type": 1}`, "type"},
+		{`{"type": "app.opened", "data": "x"}`, "data"},
+		{`{"type": "app.opened", "occurred_at": true}`, "occurred_at"},
+		{`{"type": "app.opened", "idempotency_key": 5}`, "idempotency_key"},
+	},
+	"POST /api/v1/customer-events": {
+		{`{"events": {"type": "app.opened"}}`, "events"},
+		{`{"events": [{"type": "app.opened", "customer_id": 7}]}`, "events.customer_id"},
+		{`{"events": [{"type": "app.opened", "customer": "a@b.test"}]}`, "events.customer"},
+		{`{"events": [{"customer_id": "x", "type": "app.opened", "data": [1]}]}`, "events[0].data"},
+	},
 	"PATCH /api/v1/conversations/{id}": {
 		{`{"snoozed_until": "tomorrow"}`, "snoozed_until"},
 		{`{"labels": "vip"}`, "labels"},

@@ -115,7 +115,8 @@ func (s *Server) addIdentity(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// timeline is the event log filtered by customer, newest first.
+// timeline is the event log filtered by customer, newest first, with the
+// events of the customers merged into it.
 func (s *Server) timeline(w http.ResponseWriter, r *http.Request) error {
 	p := principal(r)
 	if _, err := s.Customers.Get(r.Context(), p.WorkspaceID, r.PathValue("id")); err != nil {
@@ -131,7 +132,12 @@ func (s *Server) timeline(w http.ResponseWriter, r *http.Request) error {
 			return errs.Invalid("before", "must be a seq number from a previous page")
 		}
 	}
-	evs, err := s.Log.ForCustomer(r.Context(), p.WorkspaceID, r.PathValue("id"), before, limit+1)
+	// A survivor's timeline includes the customers merged into it.
+	ids, err := s.Customers.TimelineIDs(r.Context(), p.WorkspaceID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	evs, err := s.Log.ForCustomers(r.Context(), p.WorkspaceID, ids, before, limit+1)
 	if err != nil {
 		return err
 	}

@@ -67,6 +67,13 @@ func (s *Server) routes() []route {
 		{"PATCH /api/v1/customers/{id}", member, auth.PermWork, s.patchCustomer},
 		{"POST /api/v1/customers/{id}/identities", member, auth.PermWork, s.addIdentity},
 		{"GET /api/v1/customers/{id}/timeline", member, auth.PermWork, s.timeline},
+		{"POST /api/v1/customers/{id}/merge", member, auth.PermWork, s.mergeCustomer},
+		{"GET /api/v1/customers/{id}/merges", member, auth.PermWork, s.listCustomerMerges},
+		{"GET /api/v1/customers/{id}/duplicates", member, auth.PermWork, s.customerDuplicates},
+		{"POST /api/v1/customers/{id}/events", member, auth.PermWork, s.postCustomerEvent},
+		{"POST /api/v1/customer-events", member, auth.PermWork, s.postCustomerEvents},
+		{"GET /api/v1/customer-merges/{id}", member, auth.PermWork, s.getCustomerMerge},
+		{"POST /api/v1/customer-merges/{id}/undo", member, auth.PermWork, s.undoCustomerMerge},
 
 		{"GET /api/v1/conversations", member, auth.PermWork, s.listConversations},
 		{"GET /api/v1/conversations/{id}", member, auth.PermWork, s.getConversation},

@@ -108,6 +108,9 @@ var validBodies = map[string]any{
 	"POST /api/v1/customers":                   map[string]any{"name": "Walk", "email": "walk@example.com"},
 	"PATCH /api/v1/customers/{id}":             map[string]any{"name": "Hijacked"},
 	"POST /api/v1/customers/{id}/identities":   map[string]any{"kind": "email", "value": "hijack@example.com"},
+	"POST /api/v1/customers/{id}/merge":        map[string]any{"from": "00000000-0000-7000-8000-000000000000"},
+	"POST /api/v1/customers/{id}/events":       map[string]any{"type": "app.opened"},
+	"POST /api/v1/customer-events":             map[string]any{"events": []any{map[string]any{"customer": map[string]any{"email": "walk@example.com"}, "type": "app.opened"}}},
 	"PATCH /api/v1/conversations/{id}":         map[string]any{"status": "resolved"},
 	"POST /api/v1/conversations/{id}/messages": map[string]any{"text": "hijack"},
 	"POST /api/v1/conversations/{id}/notes":    map[string]any{"text": "hijack"},
@@ -155,6 +158,10 @@ func newTenant(t *testing.T, a *testutil.App, name, email, customerName string, 
 	tn.ids["canned-replies"] = str(cr, "id")
 	call(t, e.owner, http.StatusOK, "POST", "/api/v1/labels", map[string]any{"name": "vip-" + e.ws.Slug})
 	tn.ids["labels"] = "vip-" + e.ws.Slug
+	// A merged-away twin of the customer, for the customer-merges routes.
+	twin := call(t, e.owner, http.StatusCreated, "POST", "/api/v1/customers", map[string]any{"email": "twin." + email}).JSON()
+	merge := call(t, e.owner, http.StatusCreated, "POST", "/api/v1/customers/"+in.CustomerID+"/merge", map[string]any{"from": str(twin, "id")}).JSON()
+	tn.ids["customer-merges"] = str(merge, "id")
 	tn.private = []string{file.SHA256, e.ws.ID, e.ws.OwnerID, in.MessageID, customerName, secret, str(tok, "token"), e.ws.Token}
 	if deadJob {
 		// A reply through an inbox without callback_url fails for good.
