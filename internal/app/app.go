@@ -20,6 +20,7 @@ import (
 	"github.com/kanal-dev/kanal/internal/canned"
 	"github.com/kanal-dev/kanal/internal/channel"
 	"github.com/kanal-dev/kanal/internal/channel/api"
+	"github.com/kanal-dev/kanal/internal/channel/email"
 	"github.com/kanal-dev/kanal/internal/channel/meta"
 	"github.com/kanal-dev/kanal/internal/channel/netgsm"
 	"github.com/kanal-dev/kanal/internal/channel/telegram"
@@ -59,13 +60,16 @@ type Services struct {
 	Media         *media.Store
 	Channels      *channel.Registry
 	Canned        *canned.Service
+	// Email is the e-mail adapter (nil when the adapters have none); Serve
+	// runs its SMTP listener with --smtp-addr.
+	Email *email.Adapter
 }
 
 // Adapters returns the channel adapters Kanal ships, with their provider
 // clients. publicURL is Kanal's public address (for provider callbacks).
 func Adapters(publicURL string) []channel.Adapter {
 	return []channel.Adapter{api.NewSender(nil), meta.NewMessenger(nil), meta.NewInstagram(nil), whatsapp.New(nil),
-		telegram.New(nil), twilio.NewTwilio(nil, publicURL), netgsm.NewNetgsm(nil)}
+		telegram.New(nil), twilio.NewTwilio(nil, publicURL), netgsm.NewNetgsm(nil), email.New(email.Options{})}
 }
 
 // Open opens the database (applying migrations) and builds the services
@@ -107,6 +111,13 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, adapters 
 	channel.NewMediaWorker(db, s.Conversations, s.Inboxes, s.Media, adapters, logger).Register(s.Jobs)
 	s.Webhooks = channel.NewWebhooks(db, s.Workspaces, s.Conversations, s.Customers, s.Inboxes, receivers, logger)
 	s.Channels = channel.NewRegistry(db, s.Inboxes, s.Webhooks, s.Jobs, adapters, logger)
+	for _, a := range adapters {
+		if e, ok := a.(*email.Adapter); ok {
+			e.Bind(email.Deps{Media: s.Media, Inboxes: s.Inboxes, Store: s.Webhooks, Conversations: s.Conversations,
+				MediaBaseURL: cfg.PublicURL})
+			s.Email = e
+		}
+	}
 	return s, nil
 }
 
@@ -133,6 +144,14 @@ func Serve(ctx context.Context, cfg config.Config, version string, logger *slog.
 		return err
 	}
 	defer s.Close()
+	var smtpL *email.Listener
+	if cfg.SMTPAddr != "" && s.Email != nil {
+		if smtpL, err = s.Email.Listen(email.ListenerOptions{Addr: cfg.SMTPAddr, Domain: cfg.SMTPDomain}); err != nil {
+			ln.Close()
+			return err
+		}
+		logger.Info("smtp listener is running", "addr", smtpL.Addr().String())
+	}
 	m := metrics.New()
 	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "kanal_jobs_pending", Help: "Jobs waiting to run.",
@@ -201,6 +220,11 @@ func Serve(ctx context.Context, cfg config.Config, version string, logger *slog.
 	logger.Info("shutting down: draining requests")
 	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	if smtpL != nil {
+		if err := smtpL.Shutdown(shutCtx); err != nil {
+			logger.Warn("shutdown: smtp sessions still running were cut", "err", err)
+		}
+	}
 	if err := srv.Shutdown(shutCtx); err != nil {
 		logger.Warn("shutdown: requests still running were cut", "err", err)
 	}

@@ -36,6 +36,9 @@ type Message struct {
 	ContentType string // text, image, ..., unsupported
 	Raw         string // the provider's payload, for types shown generically
 	At          time.Time
+	// ConversationHint and ThreadKeys: see conversation.Inbound.
+	ConversationHint string
+	ThreadKeys       []string
 }
 
 // Status is a provider's delivery report about an outbound message.
@@ -170,7 +173,7 @@ func (h *Webhooks) Store(ctx context.Context, in inbox.Inbox, b Batch, skipped f
 	for _, m := range b.Messages {
 		p, err := h.conv.Prepare(ctx, conversation.Inbound{WorkspaceID: in.WorkspaceID, InboxID: in.ID, ProviderID: m.ProviderID,
 			Claims: m.Claims, Profile: m.Profile, Text: m.Text, HTML: m.HTML, Subject: m.Subject, Attachments: m.Attachments,
-			At: m.At, ContentType: m.ContentType, Raw: m.Raw})
+			At: m.At, ContentType: m.ContentType, Raw: m.Raw, ConversationHint: m.ConversationHint, ThreadKeys: m.ThreadKeys})
 		if err != nil {
 			skipped(m, err)
 			continue

@@ -24,6 +24,8 @@ type Config struct {
 	MaxBody     int64  // request body limit in bytes
 	LogFormat   string // text, json or auto
 	LogLevel    string // debug, info, warn, error
+	SMTPAddr    string // the inbound SMTP listener's address; empty = off
+	SMTPDomain  string // the name the SMTP listener greets with; empty = host name
 	// PublicURLFromAddr tells that PublicURL was derived from Addr (no
 	// --public-url), so it follows the port actually bound (e.g. with :0).
 	PublicURLFromAddr bool
@@ -39,6 +41,8 @@ const (
 	EnvMaxBody     = "KANAL_MAX_BODY"
 	EnvLogFormat   = "KANAL_LOG_FORMAT"
 	EnvLogLevel    = "KANAL_LOG_LEVEL"
+	EnvSMTPAddr    = "KANAL_SMTP_ADDR"
+	EnvSMTPDomain  = "KANAL_SMTP_DOMAIN"
 )
 
 // Defaults returns the configuration with every default and env override.
@@ -56,6 +60,8 @@ func Defaults(getenv func(string) string) Config {
 	set(&c.SecretKey, EnvSecretKey)
 	set(&c.LogFormat, EnvLogFormat)
 	set(&c.LogLevel, EnvLogLevel)
+	set(&c.SMTPAddr, EnvSMTPAddr)
+	set(&c.SMTPDomain, EnvSMTPDomain)
 	if v := getenv(EnvMaxBody); v != "" {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
 			c.MaxBody = n
@@ -81,6 +87,8 @@ func (c *Config) ServeFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.MaxBody, "max-body", c.MaxBody, "request body limit in bytes [$"+EnvMaxBody+"]")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text, json or auto [$"+EnvLogFormat+"]")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn, error [$"+EnvLogLevel+"]")
+	fs.StringVar(&c.SMTPAddr, "smtp-addr", c.SMTPAddr, "inbound SMTP listener address, e.g. :25 (empty: off) [$"+EnvSMTPAddr+"]")
+	fs.StringVar(&c.SMTPDomain, "smtp-domain", c.SMTPDomain, "host name the SMTP listener greets with (default: the host name) [$"+EnvSMTPDomain+"]")
 }
 
 // Validate checks the configuration and fills derived values.
@@ -96,6 +104,11 @@ func (c *Config) Validate() error {
 		u, err := url.Parse(c.DatabaseURL)
 		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 			problems = append(problems, "--database-url must be a postgres:// URL")
+		}
+	}
+	if c.SMTPAddr != "" {
+		if _, _, err := net.SplitHostPort(c.SMTPAddr); err != nil {
+			problems = append(problems, fmt.Sprintf("--smtp-addr %q: %v", c.SMTPAddr, err))
 		}
 	}
 	if c.PublicURL == "" {

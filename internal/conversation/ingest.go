@@ -42,6 +42,15 @@ type Inbound struct {
 	// the provider's payload for types Kanal shows only generically.
 	ContentType string
 	Raw         string
+	// ConversationHint names the conversation the channel says the message
+	// answers (an e-mail reply token, authenticated by the channel). It is
+	// followed when that conversation is the same customer's, even when
+	// resolved (it is reopened).
+	ConversationHint string
+	// ThreadKeys are provider ids of earlier messages of the inbox that the
+	// message answers, newest first (e-mail In-Reply-To and References).
+	// Never by subject, never across customers.
+	ThreadKeys []string
 }
 
 // IngestResult tells where an inbound message landed.
@@ -64,6 +73,9 @@ func (in *Inbound) validate() error {
 	}
 	if !utf8.ValidString(in.Text) {
 		v.Add("text", "must be valid UTF-8")
+	}
+	if len(in.ThreadKeys) > 50 {
+		v.Add("thread_keys", "at most 50")
 	}
 	if len(in.Raw) > MaxTextBytes {
 		v.Add("raw", fmt.Sprintf("must be at most %d bytes", MaxTextBytes))
@@ -171,6 +183,12 @@ func (s *Service) IngestTx(ctx context.Context, tx *store.Tx, p Prepared) (Inges
 		now := store.Now()
 		status := ""
 		if !res.NewCustomer {
+			res.ConversationID, status, err = s.threaded(ctx, tx, in, res.CustomerID)
+			if err != nil {
+				return fmt.Errorf("thread: %w", err)
+			}
+		}
+		if !res.NewCustomer && res.ConversationID == "" {
 			if p.settings.Continuity {
 				since := now - p.settings.ContinuityWindow().Milliseconds()
 				err = tx.QueryRow(ctx, q.Get(d, "open-for-customer"), in.WorkspaceID, res.CustomerID, since).Scan(&res.ConversationID, &status)
@@ -198,7 +216,7 @@ func (s *Service) IngestTx(ctx context.Context, tx *store.Tx, p Prepared) (Inges
 			if _, err := tx.Exec(ctx, q.Get(d, "touch-inbound"), in.WorkspaceID, res.ConversationID, ib.ID, ib.Type, now, nullable(identityID)); err != nil {
 				return fmt.Errorf("thread: %w", err)
 			}
-			if status == StatusPending || status == StatusSnoozed { // the customer's answer reopens it
+			if status == StatusPending || status == StatusSnoozed || status == StatusResolved { // the customer's answer reopens it
 				if _, err := s.log.Append(ctx, tx, in.WorkspaceID, event.New{Type: event.ConversationUpdated, CustomerID: res.CustomerID,
 					ConversationID: res.ConversationID, Actor: actor,
 					Data: map[string]any{"changes": map[string]any{"status": map[string]string{"from": status, "to": StatusOpen}}}}); err != nil {
@@ -233,4 +251,33 @@ func (s *Service) IngestTx(ctx context.Context, tx *store.Tx, p Prepared) (Inges
 		return IngestResult{}, err
 	}
 	return res, nil
+}
+
+// threaded returns the conversation the message's hint or thread keys name,
+// when it is the customer's ("" when none is).
+func (s *Service) threaded(ctx context.Context, tx *store.Tx, in Inbound, customerID string) (id, status string, err error) {
+	d := tx.Dialect()
+	if in.ConversationHint != "" {
+		err := tx.QueryRow(ctx, q.Get(d, "conversation-of-customer"), in.WorkspaceID, in.ConversationHint, customerID).Scan(&id, &status)
+		if err == nil {
+			return id, status, nil
+		}
+		if !errors.Is(err, errs.ErrNotFound) {
+			return "", "", err
+		}
+	}
+	for _, key := range in.ThreadKeys {
+		if key == "" {
+			continue
+		}
+		var at int64
+		err := tx.QueryRow(ctx, q.Get(d, "conversation-by-thread-key"), in.InboxID, key, in.WorkspaceID, customerID).Scan(&id, &status, &at)
+		if err == nil {
+			return id, status, nil
+		}
+		if !errors.Is(err, errs.ErrNotFound) {
+			return "", "", err
+		}
+	}
+	return "", "", nil
 }

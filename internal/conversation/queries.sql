@@ -19,8 +19,9 @@ VALUES ($1, $2, $3, $4, $5, $4, $5, $6, $7, $8, '[]', $9, $9, $9, $10, $11);
 -- name: touch-inbound
 UPDATE conversations SET last_inbox_id = $3, last_channel = $4, last_activity_at = $5, last_inbound_at = $5,
   last_identity_id = COALESCE($6, last_identity_id),
-  updated_at = $5, status = CASE WHEN status IN ('pending', 'snoozed') THEN 'open' ELSE status END,
-  snoozed_until = CASE WHEN status IN ('pending', 'snoozed') THEN NULL ELSE snoozed_until END
+  updated_at = $5, status = CASE WHEN status IN ('pending', 'snoozed', 'resolved') THEN 'open' ELSE status END,
+  snoozed_until = CASE WHEN status IN ('pending', 'snoozed') THEN NULL ELSE snoozed_until END,
+  resolved_at = CASE WHEN status = 'resolved' THEN NULL ELSE resolved_at END
 WHERE workspace_id = $1 AND id = $2;
 
 -- name: touch-outbound
@@ -84,3 +85,15 @@ WHERE customer_id = $1 AND inbox_id = $2 AND direction = 'in';
 
 -- name: set-attachments
 UPDATE messages SET attachments = $3, updated_at = $4 WHERE workspace_id = $1 AND id = $2;
+
+-- name: conversation-of-customer
+SELECT id, status FROM conversations WHERE workspace_id = $1 AND id = $2 AND customer_id = $3;
+
+-- name: conversation-by-thread-key
+-- Split by direction so each half uses a partial (inbox_id, provider_id) index.
+SELECT c.id, c.status, m.created_at FROM messages m JOIN conversations c ON c.id = m.conversation_id
+WHERE m.inbox_id = $1 AND m.provider_id = $2 AND m.direction = 'out' AND c.workspace_id = $3 AND c.customer_id = $4
+UNION ALL
+SELECT c.id, c.status, m.created_at FROM messages m JOIN conversations c ON c.id = m.conversation_id
+WHERE m.inbox_id = $1 AND m.provider_id = $2 AND m.direction = 'in' AND c.workspace_id = $3 AND c.customer_id = $4
+ORDER BY 3 DESC LIMIT 1;
