@@ -1,5 +1,5 @@
 // Package cli implements Kanal's subcommands: serve, setup, token, migrate,
-// loadtest, demo and version.
+// loadtest, demo, route and version.
 package cli
 
 import (
@@ -28,6 +28,8 @@ Usage:
   kanal migrate  [--data DIR] [--database-url URL]
   kanal loadtest [--url URL] --token T [--clients 64] [--duration 20s] ...
   kanal demo     [--addr 127.0.0.1:8080] [--sim-addr 127.0.0.1:8090] [--data DIR] [--seed]
+  kanal route simulate SCENARIO.json [--format table|json] [--explain] [--trace]
+  kanal route replay --workspace SLUG --from TIME --to TIME --policy POLICY.json [--format table|json]
   kanal version
 
 Run "kanal COMMAND -h" for a command's flags.
@@ -53,6 +55,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = loadtest(ctx, args[1:], stdout, stderr, getenv)
 	case "demo":
 		err = demo(ctx, args[1:], stdout, stderr, getenv)
+	case "route":
+		err = route(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "kanal", Version)
 	case "help", "-h", "--help":
