@@ -3,9 +3,10 @@ GO ?= go
 NPM ?= npm
 PKGS := ./...
 WEB := web/workspace
+WIDGET := web/widget
 E2E_WEB := e2e-web
 
-.PHONY: build run test vet fmt-check unit race web web-deps web-test web-check e2e e2e-deps screenshots
+.PHONY: build run test vet fmt-check unit race web web-deps web-test web-check e2e e2e-deps screenshots widget widget-deps widget-size
 
 build:
 	$(GO) build -o bin/kanal ./cmd/kanal
@@ -18,7 +19,7 @@ run:
 # Store-backed tests run on SQLite always and on PostgreSQL when
 # KANAL_TEST_DATABASE_URL is set (.ci/run sets it). On CI (CI set) the rebuilt
 # bundle must also equal the committed one.
-test: vet fmt-check unit web $(if $(CI),web-check,) web-test e2e
+test: vet fmt-check unit web widget $(if $(CI),web-check,) web-test e2e
 
 vet:
 	$(GO) vet $(PKGS)
@@ -44,17 +45,28 @@ web-deps:
 web: web-deps
 	cd $(WEB) && $(NPM) run build
 
+# The web chat widget (Preact): loader + app, at most 30 KB gzipped (checked
+# by its build).
+widget-deps:
+	cd $(WIDGET) && $(NPM) ci --no-audit --no-fund
+
+widget: widget-deps
+	cd $(WIDGET) && $(NPM) run build
+
+widget-size:
+	cd $(WIDGET) && $(NPM) run size
+
 web-test: web-deps
 	cd $(WEB) && $(NPM) test
 
 # The committed bundle must be what the sources build (the build is
 # reproducible: content-hashed names, no timestamps).
-web-check: web
+web-check: web widget
 	@if ! git rev-parse --git-dir >/dev/null 2>&1; then echo "web-check: not a git checkout, skipped"; exit 0; fi; \
-	changes=$$(git status --porcelain -- $(WEB)/dist); \
+	changes=$$(git status --porcelain -- $(WEB)/dist $(WIDGET)/dist); \
 	if [ -n "$$changes" ]; then \
 		echo "$(WEB)/dist is stale: commit the output of 'make web':"; echo "$$changes"; \
-		git --no-pager diff --stat -- $(WEB)/dist; exit 1; \
+		git --no-pager diff --stat -- $(WEB)/dist $(WIDGET)/dist; exit 1; \
 	fi
 
 e2e-deps:
@@ -67,4 +79,4 @@ e2e: e2e-deps
 
 # Refresh docs/screenshots/*.png (1280x800) from a fresh demo workspace.
 screenshots: e2e-deps
-	cd $(E2E_WEB) && UPDATE_SCREENSHOTS=1 npx --no-install playwright test tests/screenshots.spec.ts
+	cd $(E2E_WEB) && UPDATE_SCREENSHOTS=1 npx --no-install playwright test tests/screenshots.spec.ts tests/widget.spec.ts -g screenshot

@@ -25,6 +25,7 @@ import (
 	"github.com/kanal-dev/kanal/internal/channel/netgsm"
 	"github.com/kanal-dev/kanal/internal/channel/telegram"
 	"github.com/kanal-dev/kanal/internal/channel/twilio"
+	"github.com/kanal-dev/kanal/internal/channel/webchat"
 	"github.com/kanal-dev/kanal/internal/channel/whatsapp"
 	"github.com/kanal-dev/kanal/internal/config"
 	"github.com/kanal-dev/kanal/internal/conversation"
@@ -69,7 +70,7 @@ type Services struct {
 // clients. publicURL is Kanal's public address (for provider callbacks).
 func Adapters(publicURL string) []channel.Adapter {
 	return []channel.Adapter{api.NewSender(nil), meta.NewMessenger(nil), meta.NewInstagram(nil), whatsapp.New(nil),
-		telegram.New(nil), twilio.NewTwilio(nil, publicURL), netgsm.NewNetgsm(nil), email.New(email.Options{})}
+		telegram.New(nil), twilio.NewTwilio(nil, publicURL), netgsm.NewNetgsm(nil), email.New(email.Options{}), webchat.NewAdapter()}
 }
 
 // Open opens the database (applying migrations) and builds the services
@@ -173,6 +174,12 @@ func Serve(ctx context.Context, cfg config.Config, version string, logger *slog.
 	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "kanal_realtime_connections", Help: "Open real-time sockets on this node.",
 	}, func() float64 { return float64(hub.Connections()) }))
+	widget := webchat.New(webchat.Deps{DB: s.DB, Log: s.Log, Bus: s.Bus, Workspaces: s.Workspaces, Inboxes: s.Inboxes,
+		Customers: s.Customers, Conversations: s.Conversations, Media: s.Media, Realtime: hub, Logger: logger,
+		PublicURL: cfg.PublicURL}, webchat.Options{})
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "kanal_widget_connections", Help: "Open web chat visitor sockets on this node.",
+	}, func() float64 { return float64(widget.Connections()) }))
 	s.Dispatcher.OnBatch = func(evs []event.Event) {
 		now := time.Now().UnixMilli()
 		for _, e := range evs {
@@ -183,7 +190,7 @@ func Serve(ctx context.Context, cfg config.Config, version string, logger *slog.
 	api := httpapi.New(httpapi.Deps{
 		DB: s.DB, Log: s.Log, Workspaces: s.Workspaces, Auth: s.Auth, Teams: s.Teams, Inboxes: s.Inboxes,
 		Customers: s.Customers, Conversations: s.Conversations, Jobs: s.Jobs, Webhooks: s.Webhooks, Media: s.Media, Channels: s.Channels, Canned: s.Canned, Metrics: m, Logger: logger,
-		Realtime: hub, PublicURL: cfg.PublicURL, MaxBody: cfg.MaxBody, Version: version,
+		Realtime: hub, Widget: widget, PublicURL: cfg.PublicURL, MaxBody: cfg.MaxBody, Version: version,
 		SecureCookies: len(cfg.PublicURL) > 8 && cfg.PublicURL[:8] == "https://",
 	})
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
@@ -191,10 +198,11 @@ func Serve(ctx context.Context, cfg config.Config, version string, logger *slog.
 
 	workCtx, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
-	done := make(chan error, 3)
+	done := make(chan error, 4)
 	go func() { done <- s.Dispatcher.Run(workCtx, s.Log) }()
 	go func() { done <- s.Jobs.Run(workCtx) }()
 	go func() { done <- hub.Run(workCtx) }()
+	go func() { done <- widget.Run(workCtx) }()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
@@ -232,8 +240,11 @@ func Serve(ctx context.Context, cfg config.Config, version string, logger *slog.
 	if err := hub.Shutdown(shutCtx); err != nil {
 		logger.Warn("shutdown: real-time sockets still closing were cut", "err", err)
 	}
+	if err := widget.Shutdown(shutCtx); err != nil {
+		logger.Warn("shutdown: widget sockets still closing were cut", "err", err)
+	}
 	stopWork()
-	for range 3 {
+	for range 4 {
 		if err := <-done; err != nil {
 			logger.Warn("worker stopped with error", "err", err)
 		}

@@ -60,6 +60,7 @@ func (s *Server) routes() []route {
 		{"DELETE /api/v1/inboxes/{id}", member, auth.PermManageInboxes, s.deleteInbox},
 		{"POST /api/v1/inboxes/{id}/inbound", member, auth.PermWork, s.inbound},
 		{"POST /api/v1/inboxes/{id}/test", member, auth.PermManageInboxes, s.testInbox},
+		{"GET /api/v1/inboxes/{id}/widget", member, auth.PermWork, s.widgetEmbed},
 
 		{"GET /api/v1/customers", member, auth.PermWork, s.listCustomers},
 		{"POST /api/v1/customers", member, auth.PermWork, s.createCustomer},

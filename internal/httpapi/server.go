@@ -16,6 +16,7 @@ import (
 	"github.com/kanal-dev/kanal/internal/auth"
 	"github.com/kanal-dev/kanal/internal/canned"
 	"github.com/kanal-dev/kanal/internal/channel"
+	"github.com/kanal-dev/kanal/internal/channel/webchat"
 	"github.com/kanal-dev/kanal/internal/conversation"
 	"github.com/kanal-dev/kanal/internal/customer"
 	"github.com/kanal-dev/kanal/internal/event"
@@ -46,8 +47,11 @@ type Deps struct {
 	Channels      *channel.Registry
 	Canned        *canned.Service
 	Realtime      *realtime.Hub
-	Metrics       *metrics.Metrics
-	Logger        *slog.Logger
+	// Widget serves the web chat widget's public routes (/widget.js,
+	// /widget/{key}/...); nil leaves them out.
+	Widget  *webchat.Service
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
 	// PublicURL is the address customers and providers reach Kanal at,
 	// without a trailing slash.
 	PublicURL string
@@ -81,6 +85,9 @@ func New(d Deps) *Server {
 		csrf: http.NewCrossOriginProtection(), idem: idempotency.New(d.DB)}
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.pattern, s.wrap(rt))
+	}
+	if d.Widget != nil {
+		s.MountWidget(d.Widget)
 	}
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(d.Metrics.Registry, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
