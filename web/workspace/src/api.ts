@@ -295,6 +295,11 @@ export const api = {
   deleteInbox: (id: string) => request<void>("DELETE", `/api/v1/inboxes/${enc(id)}`),
   testInbox: (id: string) =>
     request<{ ok: boolean; account?: string; error?: string }>("POST", `/api/v1/inboxes/${enc(id)}/test`),
+  widgetEmbed: (id: string) =>
+    request<{ public_key: string; script_url: string; embed: string; identity_secret?: string }>(
+      "GET",
+      `/api/v1/inboxes/${enc(id)}/widget`,
+    ),
 
   customers: (q: string, cursor?: string) =>
     request<Page<Customer>>("GET", "/api/v1/customers" + qs({ q, cursor, limit: 20 })),
