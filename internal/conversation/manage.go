@@ -101,7 +101,8 @@ func (s *Service) List(ctx context.Context, workspaceID string, f Filter, after 
 	}
 	if after.ID != "" {
 		at, id := arg(after.At), arg(after.ID)
-		sb.WriteString(" AND (c.last_activity_at < " + at + " OR (c.last_activity_at = " + at + " AND c.id < " + id + "))")
+		// A row-value comparison, so PostgreSQL walks the list index from the cursor.
+		sb.WriteString(" AND (c.last_activity_at, c.id) < (" + at + ", " + id + ")")
 	}
 	sb.WriteString(" ORDER BY c.last_activity_at DESC, c.id DESC LIMIT " + arg(limit))
 	rows, err := s.db.Reader().Query(ctx, sb.String(), args...)

@@ -13,13 +13,13 @@ FROM customers WHERE workspace_id = $1 AND id = $2 AND merged_into IS NULL;
 
 -- name: list
 SELECT id, workspace_id, name, email, phone, attributes, created_at, updated_at
-FROM customers WHERE workspace_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3))
+FROM customers WHERE workspace_id = $1 AND (created_at, id) < ($2, $3)
 AND merged_into IS NULL
 ORDER BY created_at DESC, id DESC LIMIT $4;
 
 -- name: search
 SELECT id, workspace_id, name, email, phone, attributes, created_at, updated_at
-FROM customers WHERE workspace_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3))
+FROM customers WHERE workspace_id = $1 AND (created_at, id) < ($2, $3)
 AND search_key LIKE $5 ESCAPE '\' AND merged_into IS NULL
 ORDER BY created_at DESC, id DESC LIMIT $4;
 

@@ -93,7 +93,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		}
 		path := filepath.Join(cfg.DataDir, "kanal.db")
 		const pragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
-			"&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)&_pragma=cache_size(-32000)" +
+			"&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)&_pragma=cache_size(-8000)" +
 			"&_pragma=journal_size_limit(67108864)&_time_format=sqlite"
 		db.write, err = sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
 		if err != nil {
